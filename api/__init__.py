@@ -1,0 +1,1 @@
+"""The Parklotse HTTP API (FastAPI)."""

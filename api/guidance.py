@@ -1,0 +1,271 @@
+"""Guidance to a free bay, zone counts and the text of variable message signs; pure logic, no I/O.
+
+``Guide.suggest`` sends a driver to the free bay nearest to their destination and holds that bay
+for them for a while (a soft reservation), so two drivers asking one after the other are not sent
+to the same bay (the herding that makes naive guidance worse than none). Only bays a sensor
+currently reports free are ever suggested; unknown, stale, closed and occupied bays never are.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+from api.opendata.snapshot import BayView, States, bay_views
+from parking.events import BayStatus, ns_to_rfc3339
+from parking.registry import Site
+
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+_NS_PER_S = 1_000_000_000
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle (haversine) distance in metres, standing in for walking distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def site_destination(site: Site) -> tuple[float, float]:
+    """The site's default destination ``[lon, lat]`` from its file, else the centre of its bays."""
+    value = site.properties.get("destination")
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        lon, lat = float(value[0]), float(value[1])
+        if _valid_position(lon, lat):
+            return lon, lat
+    return site.center
+
+
+@dataclass(frozen=True, slots=True)
+class BayOption:
+    """A free bay and how far it is from the destination."""
+
+    bay: str
+    zone: str
+    lon: float
+    lat: float
+    distance_m: float
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "bay": self.bay,
+            "zone": self.zone,
+            "lon": self.lon,
+            "lat": self.lat,
+            "distance_m": round(self.distance_m, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    """The bay a driver is sent to (held for them until ``reserved_until_ns``) and fall-backs."""
+
+    site: str
+    bay: BayOption
+    alternatives: tuple[BayOption, ...]
+    reserved_until_ns: int
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            **self.bay.as_message(),
+            "reserved_until": ns_to_rfc3339(self.reserved_until_ns),
+            "alternatives": [option.as_message() for option in self.alternatives],
+        }
+
+
+class Guide:
+    """Soft reservations across requests; one instance per API process.
+
+    A reservation ends when its hold expires, when the bay is seen occupied or closed (someone
+    parked there, with luck the driver we sent), or on ``release``. Expired reservations are
+    dropped on every call and there is at most one per bay, so memory is bounded by the bays.
+    """
+
+    def __init__(self, *, stale_after_ns: int | None = None) -> None:
+        self.stale_after_ns = stale_after_ns
+        self._held: dict[str, dict[str, int]] = {}  # site -> bay -> reserved until (ns)
+        self._lock = threading.Lock()
+
+    def suggest(
+        self,
+        site: Site,
+        states: States,
+        dest_lon: float,
+        dest_lat: float,
+        now_ns: int,
+        alternatives: int = 3,
+        hold_s: float = 120,
+    ) -> Guidance | None:
+        """The nearest free, unreserved bay to the destination, now reserved; None if there is none.
+
+        Ties in distance go to the smaller bay id. ``alternatives`` more free, unreserved bays
+        follow in order of distance; they are not reserved.
+        """
+        if not _valid_position(dest_lon, dest_lat):
+            raise ValueError(f"destination [{dest_lon}, {dest_lat}] is not a WGS84 longitude/latitude")
+        if alternatives < 0:
+            raise ValueError(f"alternatives must not be negative, got {alternatives}")
+        if not (math.isfinite(hold_s) and hold_s >= 0):
+            raise ValueError(f"hold_s must be a non-negative number of seconds, got {hold_s}")
+        views = bay_views(site, states, now_ns, self.stale_after_ns)
+        with self._lock:
+            self._purge_locked(now_ns)
+            held = self._held.get(site.id, {})
+            for view in views:
+                if view.bay.id in held and view.status in (BayStatus.OCCUPIED, BayStatus.CLOSED):
+                    del held[view.bay.id]
+            options = _free_by_distance(views, dest_lon, dest_lat, exclude=held)
+            if not options:
+                self._drop_if_empty(site.id)
+                return None
+            chosen = options[0]
+            until = now_ns + round(hold_s * _NS_PER_S)
+            if until > now_ns:
+                self._held.setdefault(site.id, {})[chosen.bay] = until
+            else:
+                self._drop_if_empty(site.id)
+            return Guidance(site.id, chosen, tuple(options[1 : 1 + alternatives]), until)
+
+    def release(self, site_id: str, bay_id: str) -> bool:
+        """End a reservation early (the driver parked elsewhere or gave up); False if there was none."""
+        with self._lock:
+            held = self._held.get(site_id)
+            if held is None or held.pop(bay_id, None) is None:
+                return False
+            self._drop_if_empty(site_id)
+            return True
+
+    def reservations(self, site_id: str, now_ns: int) -> dict[str, int]:
+        """The site's bays held at ``now_ns``: bay id -> reserved until (ns)."""
+        with self._lock:
+            return {bay: until for bay, until in self._held.get(site_id, {}).items() if until > now_ns}
+
+    def purge(self, now_ns: int) -> int:
+        """Drop every expired reservation; returns how many were dropped."""
+        with self._lock:
+            return self._purge_locked(now_ns)
+
+    def __len__(self) -> int:
+        """Reservations held (expired ones included until the next call purges them)."""
+        with self._lock:
+            return sum(len(held) for held in self._held.values())
+
+    def _purge_locked(self, now_ns: int) -> int:
+        dropped = 0
+        for site_id in list(self._held):
+            held = self._held[site_id]
+            for bay_id in [bay for bay, until in held.items() if until <= now_ns]:
+                del held[bay_id]
+                dropped += 1
+            self._drop_if_empty(site_id)
+        return dropped
+
+    def _drop_if_empty(self, site_id: str) -> None:
+        if site_id in self._held and not self._held[site_id]:
+            del self._held[site_id]
+
+
+def _free_by_distance(
+    views: Sequence[BayView], dest_lon: float, dest_lat: float, exclude: dict[str, int]
+) -> list[BayOption]:
+    options = [
+        BayOption(
+            view.bay.id,
+            view.bay.zone,
+            view.bay.lon,
+            view.bay.lat,
+            distance_m(view.bay.lon, view.bay.lat, dest_lon, dest_lat),
+        )
+        for view in views
+        if view.status is BayStatus.FREE and view.bay.id not in exclude
+    ]
+    # Round to the millimetre so float noise cannot beat the bay-id tie-break.
+    options.sort(key=lambda option: (round(option.distance_m, 3), option.bay))
+    return options
+
+
+def _valid_position(lon: float, lat: float) -> bool:
+    return math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+_CountKey = Literal["free", "occupied", "unknown", "closed"]
+_COUNT_KEYS: dict[BayStatus, _CountKey] = {
+    BayStatus.FREE: "free",
+    BayStatus.OCCUPIED: "occupied",
+    BayStatus.UNKNOWN: "unknown",
+    BayStatus.CLOSED: "closed",
+}
+
+
+class ZoneCount(TypedDict):
+    zone: str
+    free: int
+    occupied: int
+    unknown: int
+    closed: int
+    total: int
+
+
+def zone_counts(
+    site: Site, states: States, *, now_ns: int | None = None, stale_after_ns: int | None = None
+) -> list[ZoneCount]:
+    """Bays per status in every zone of the site, zones in alphabetical order.
+
+    Pass ``now_ns`` and ``stale_after_ns`` to count silent sensors as unknown.
+    """
+    tally: dict[str, ZoneCount] = {
+        zone: ZoneCount(zone=zone, free=0, occupied=0, unknown=0, closed=0, total=0) for zone in site.zones
+    }
+    for view in bay_views(site, states, now_ns, stale_after_ns):
+        count = tally[view.bay.zone]
+        count[_COUNT_KEYS[view.status]] += 1
+        count["total"] += 1
+    return list(tally.values())
+
+
+_SIGN_WORDS = {
+    "de": {"free": "frei", "full": "besetzt", "closed": "geschlossen"},
+    "en": {"free": "free", "full": "full", "closed": "closed"},
+}
+SIGN_NO_DATA = "---"
+
+
+def sign_text(
+    site: Site, counts: Sequence[ZoneCount], lang: Literal["de", "en"] = "de", *, title: bool = False
+) -> str:
+    """Plain text for a variable message sign: one line per zone, e.g. ``Markt    12 frei``.
+
+    A zone with no free bay reads ``besetzt`` (``full``); a zone whose bays are all closed reads
+    ``geschlossen`` (``closed``); a zone without any live sensor reads ``---`` rather than
+    claiming it is full. ``title`` puts the site's name on the first line.
+    """
+    if lang not in _SIGN_WORDS:
+        raise ValueError(f"sign language must be 'de' or 'en', got {lang!r}")
+    words = _SIGN_WORDS[lang]
+    rows: list[tuple[str, str]] = []
+    for count in counts:
+        if count["free"] > 0:
+            value = f"{count['free']} {words['free']}"
+        elif count["total"] > 0 and count["closed"] == count["total"]:
+            value = words["closed"]
+        elif count["occupied"] == 0:
+            value = SIGN_NO_DATA
+        else:
+            value = words["full"]
+        rows.append((count["zone"], value))
+    lines = [site.name] if title else []
+    if rows:
+        zone_width = max(len(zone) for zone, _ in rows)
+        value_width = max(len(value) for _, value in rows)
+        lines.extend(f"{zone.ljust(zone_width)}  {value.rjust(value_width)}" for zone, value in rows)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""MQTT → InfluxDB ingester: decode, validate, store, acknowledge."""

@@ -1,0 +1,100 @@
+"""Dead letters: every refused input is kept in a rotating local file, published, counted and logged."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.rejections import Rejection
+from parking.events import ns_to_rfc3339
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    reason: str
+    detail: str
+    topic: str
+    payload: bytes
+    received_ns: int
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "topic": self.topic,
+            "payload_b64": base64.b64encode(self.payload).decode("ascii"),
+            "received_at": ns_to_rfc3339(self.received_ns),
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.as_record(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def dead_letter(rejection: Rejection, topic: str, payload: bytes, received_ns: int) -> DeadLetter:
+    return DeadLetter(rejection.reason.value, rejection.detail, topic, payload, received_ns)
+
+
+class DeadLetterFile:
+    """JSON lines, rotated by size (``deadletters.jsonl``, ``.1`` … ``.N``), fsync'd per batch.
+
+    The file is written before the message is acknowledged, so a refused payload survives a crash.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int, keep: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.keep = keep
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "deadletters.jsonl"
+
+    def append(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        data = b"".join(letter.to_json() + b"\n" for letter in letters)
+        if self.path.exists() and self.path.stat().st_size + len(data) > self.max_bytes:
+            self._rotate()
+        with self.path.open("ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def _rotate(self) -> None:
+        for index in range(self.keep - 1, 0, -1):
+            older = self.directory / f"deadletters.jsonl.{index}"
+            if older.exists():
+                older.replace(self.directory / f"deadletters.jsonl.{index + 1}")
+        self.path.replace(self.directory / "deadletters.jsonl.1")
+        extra = self.directory / f"deadletters.jsonl.{self.keep}"
+        if extra.exists() and self.keep > 0:
+            extra.unlink()
+
+
+class RateLimitedLog:
+    """At most one log line per key per interval, saying how many were suppressed in between."""
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> bool:
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        suppressed = self._suppressed.pop(key, 0)
+        self._last[key] = now
+        suffix = f" ({suppressed} more like it since the last report)" if suppressed else ""
+        log.warning(message + suffix, *args)
+        return True

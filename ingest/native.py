@@ -1,0 +1,82 @@
+"""The native topic ``parking/{site}/{bay}/status`` used by the simulator and simple sensors."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ingest.rejections import DecodeError, Reason
+from ingest.timestamps import TimestampError, parse_any
+from parking.events import SensorHealth, is_valid_name
+
+HEALTH_RANGES: dict[str, tuple[float, float]] = {
+    "battery_v": (0.0, 20.0),
+    "battery_pct": (0.0, 100.0),
+    "rssi": (-200.0, 20.0),
+    "snr": (-40.0, 40.0),
+    "temperature_c": (-60.0, 100.0),
+}
+KNOWN_KEYS = frozenset({"occupied", "ts", *HEALTH_RANGES})
+
+
+def parse_json_object(payload: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DecodeError(Reason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300-digit limit
+        raise DecodeError(Reason.MALFORMED_JSON, f"payload is not usable JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise DecodeError(Reason.MALFORMED_JSON, "payload JSON is nested too deeply") from exc
+    if not isinstance(document, dict):
+        raise DecodeError(Reason.BAD_SCHEMA, f"payload must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def split_native_topic(topic: str) -> tuple[str, str]:
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != "parking" or parts[3] != "status":
+        raise DecodeError(Reason.BAD_TOPIC, f"topic {topic!r} is not parking/{{site}}/{{bay}}/status")
+    site, bay = parts[1], parts[2]
+    if not (is_valid_name(site) and is_valid_name(bay)):
+        raise DecodeError(Reason.BAD_TOPIC, f"site and bay in {topic!r} must match [A-Za-z0-9_-]{{1,64}}")
+    return site, bay
+
+
+def parse_occupied(value: object) -> bool:
+    # Simple sensors send 0/1; both forms mean the same.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise DecodeError(Reason.BAD_SCHEMA, f"'occupied' must be true or false, got {value!r}")
+
+
+def parse_health(document: dict[str, Any]) -> SensorHealth:
+    values: dict[str, float] = {}
+    for key, (low, high) in HEALTH_RANGES.items():
+        if key not in document or document[key] is None:
+            continue
+        value = document[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DecodeError(Reason.BAD_SCHEMA, f"{key!r} must be a number, got {value!r}")
+        if not math.isfinite(value) or not low <= value <= high:
+            raise DecodeError(Reason.OUT_OF_RANGE, f"{key!r} = {value} is outside {low}..{high}")
+        values[key] = float(value)
+    return SensorHealth(**values)
+
+
+def parse_native(payload: bytes) -> tuple[bool, int | None, SensorHealth]:
+    """(occupied, event time in ns or None, health) of a native status payload."""
+    document = parse_json_object(payload)
+    if "occupied" not in document:
+        raise DecodeError(Reason.BAD_SCHEMA, "payload has no 'occupied' field")
+    occupied = parse_occupied(document["occupied"])
+    time_ns = None
+    if document.get("ts") is not None:
+        try:
+            time_ns = parse_any(document["ts"])
+        except TimestampError as exc:
+            raise DecodeError(Reason.BAD_TIMESTAMP, str(exc)) from exc
+    return occupied, time_ns, parse_health(document)

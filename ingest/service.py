@@ -1,0 +1,342 @@
+"""The ingester process: MQTT in, InfluxDB out, acknowledged only when the data is safe.
+
+paho-mqtt runs its network loop in its own thread; messages cross into asyncio through a bounded
+hand-off (a semaphore the paho thread waits on), so memory stays bounded even for QoS 0 floods. The
+writer batches, decodes, stores and only then acknowledges, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.deadletters import DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
+from ingest.decode import DecodeLimits, decode
+from ingest.metrics import IngestMetrics
+from ingest.rejections import Reason, Rejection
+from ingest.settings import IngestSettings
+from parking import topics
+from parking.events import BayReading, ns_to_rfc3339
+from parking.lineprotocol import reading_lines
+from parking.mqtt import make_client
+from parking.queries import latest_states
+from parking.registry import Registry
+from parking.state import LiveState
+from parking.store import InfluxStore, StoreRejected, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Inbound:
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    generation: int
+    received_ns: int
+    received_mono: float
+
+
+@dataclass(slots=True)
+class Batch:
+    messages: list[Inbound] = field(default_factory=list)
+    readings: list[BayReading] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [line for reading in self.readings for line in reading_lines(reading)]
+
+
+def subscription_filters(share_group: str | None) -> list[str]:
+    filters = [topics.NATIVE_FILTER, *topics.TTS_FILTERS, topics.CHIRPSTACK_FILTER]
+    if share_group:
+        return [f"$share/{share_group}/{f}" for f in filters]
+    return filters
+
+
+class Ingester:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        registry: Registry,
+        store: InfluxStore,
+        metrics: IngestMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.metrics = metrics or IngestMetrics()
+        self.state = LiveState(registry)
+        self.limits = DecodeLimits(settings.max_payload_bytes, int(settings.max_future_s * 1e9))
+        self.deadletters = DeadLetterFile(
+            settings.deadletter_dir, int(settings.deadletter_file_mb * 1024 * 1024), settings.deadletter_files
+        )
+        self._rate_log = RateLimitedLog(settings.log_interval_s)
+        self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
+        # The paho thread takes a slot per message and blocks when none is left: that is the back-pressure.
+        self._room = threading.Semaphore(settings.receive_maximum + settings.batch_size)
+        self._generation = 0
+        self._connected = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: mqtt.Client | None = None
+        self._last_message_mono = time.monotonic()
+        self.ready = asyncio.Event()
+
+    # ---- paho thread -------------------------------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, _p: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        options = SubscribeOptions(qos=1, noLocal=True)
+        client.subscribe([(f, options) for f in subscription_filters(self.settings.share_group)])
+        self._connected.set()
+        self.metrics.connected.set(1)
+        log.info("connected to %s (session present: %s)", self.settings.mqtt_url, flags.session_present)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        # Acks owed for this connection are void now; the broker redelivers those messages.
+        self._generation += 1
+        self._connected.clear()
+        self.metrics.connected.set(0)
+        if reason.is_failure or reason.value != 0:
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        inbound = Inbound(
+            message.topic,
+            bytes(message.payload),
+            message.qos,
+            message.mid,
+            self._generation,
+            time.time_ns(),
+            time.monotonic(),
+        )
+        self._room.acquire()
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, inbound)
+
+    # ---- asyncio side ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._prepare_store(stop)
+        if stop.is_set():
+            return
+        client = self._connect()
+        watchdog = asyncio.create_task(self._idle_watchdog(stop))
+        try:
+            self.ready.set()
+            while not stop.is_set():
+                batch = await self._collect(stop)
+                if batch.messages:
+                    await self._process(batch, stop)
+        finally:
+            watchdog.cancel()
+            client.disconnect()
+            client.loop_stop()
+            self.metrics.connected.set(0)
+
+    def _connect(self) -> mqtt.Client:
+        client = make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        endpoint = self.settings.mqtt
+        client.connect_async(endpoint.host, endpoint.port, keepalive=30, clean_start=False, properties=props)
+        client.loop_start()
+        self._client = client
+        return client
+
+    async def _prepare_store(self, stop: asyncio.Event) -> None:
+        """Wait for InfluxDB, create the database and seed the live state from it."""
+        delay = self.settings.retry_initial_s
+        while not stop.is_set():
+            try:
+                version = await self.store.ping()
+                await self.store.ensure_database()
+                await self._seed_state()
+                log.info("InfluxDB %s at %s, database %r", version, self.store.url, self.store.database)
+                return
+            except StoreUnavailable as exc:
+                log.warning("%s; retrying in %.1f s", exc, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                delay = min(delay * 2, self.settings.retry_max_s)
+
+    async def _seed_state(self) -> None:
+        for site in self.registry.sites.values():
+            for state in await latest_states(self.store, site.id):
+                self.state.put(state)
+
+    async def _collect(self, stop: asyncio.Event) -> Batch:
+        batch = Batch()
+        try:
+            first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
+        except TimeoutError:
+            return batch
+        self._take(batch, first)
+        deadline = time.monotonic() + self.settings.batch_interval_s
+        while len(batch.messages) < self.settings.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or stop.is_set():
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            self._take(batch, item)
+        return batch
+
+    def _take(self, batch: Batch, item: Inbound) -> None:
+        self._room.release()
+        batch.messages.append(item)
+        self._last_message_mono = item.received_mono
+        result = decode(item.topic, item.payload, self.registry, item.received_ns, self.limits)
+        if isinstance(result, Rejection):
+            batch.letters.append(dead_letter(result, item.topic, item.payload, item.received_ns))
+            self.metrics.received.labels("rejected").inc()
+        else:
+            batch.readings.extend(result)
+            self.metrics.received.labels("accepted").inc()
+        self.metrics.last_message.set(item.received_ns / 1e9)
+
+    async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
+        stored = await self._store(batch, stop)
+        if not stored:
+            return  # stopping: nothing acknowledged, the broker redelivers
+        self._keep_dead_letters(batch.letters)
+        self._ack(batch.messages)
+        now = time.monotonic()
+        for item in batch.messages:
+            self.metrics.lag.observe(now - item.received_mono)
+        self._publish_changes(batch.readings)
+
+    async def _store(self, batch: Batch, stop: asyncio.Event) -> bool:
+        lines = batch.lines()
+        delay = self.settings.retry_initial_s
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                await self.store.write(lines)
+                self.metrics.write_latency.observe(time.perf_counter() - started)
+                self.metrics.stored.inc(len(lines))
+                return True
+            except StoreRejected as exc:
+                self.metrics.write_errors.labels("rejected").inc()
+                await self._isolate_rejected(batch, exc)
+                return True
+            except StoreUnavailable as exc:
+                self.metrics.write_errors.labels("unavailable").inc()
+                self._rate_log.warning(
+                    "store", "%s; holding %d messages, retry in %.1f s", exc, len(batch.messages), delay
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                delay = min(delay * 2, self.settings.retry_max_s)
+        return False
+
+    async def _isolate_rejected(self, batch: Batch, exc: StoreRejected) -> None:
+        """InfluxDB refused part of a batch: write reading by reading, dead-letter the refused ones."""
+        log.warning("InfluxDB refused a batch (%s); isolating the refused points", exc)
+        kept: list[BayReading] = []
+        for reading in batch.readings:
+            try:
+                await self.store.write(reading_lines(reading))
+                kept.append(reading)
+            except StoreRejected as single:
+                payload = json.dumps(
+                    {
+                        "site": reading.site,
+                        "bay": reading.bay,
+                        "occupied": reading.occupied,
+                        "ts": ns_to_rfc3339(reading.time_ns),
+                    }
+                ).encode()
+                topic = topics.native_status(reading.site, reading.bay)
+                batch.letters.append(
+                    dead_letter(
+                        Rejection(Reason.STORE_REJECTED, str(single)), topic, payload, reading.time_ns
+                    )
+                )
+        batch.readings = kept
+
+    def _keep_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        self.deadletters.append(list(letters))
+        for letter in letters:
+            self.metrics.rejected.labels(letter.reason).inc()
+            self._rate_log.warning(
+                letter.reason, "rejected %s on %r: %s", letter.reason, letter.topic, letter.detail
+            )
+            if self._client is not None:
+                self._client.publish(topics.deadletter(letter.reason), letter.to_json(), qos=1)
+
+    def _ack(self, messages: Sequence[Inbound]) -> None:
+        client = self._client
+        if client is None:
+            return
+        for item in messages:
+            if item.qos > 0 and item.generation == self._generation:
+                client.ack(item.mid, item.qos)
+                self.metrics.acked.inc()
+
+    def _publish_changes(self, readings: Sequence[BayReading]) -> None:
+        client = self._client
+        for reading in readings:
+            before = self.state.get(reading.site, reading.bay)
+            after = self.state.apply(reading)
+            if after is None or client is None:
+                continue
+            message = after.as_message()
+            client.publish(topics.state(reading.site, reading.bay), json.dumps(message), qos=1, retain=True)
+            if before is None or before.status != after.status:
+                event = {**message, "ts": ns_to_rfc3339(reading.time_ns), "source": reading.source}
+                client.publish(topics.event(reading.site, reading.bay), json.dumps(event), qos=1)
+
+    async def _idle_watchdog(self, stop: asyncio.Event) -> None:
+        warned = False
+        while not stop.is_set():
+            await asyncio.sleep(min(self.settings.idle_warning_s / 4, 30.0))
+            idle = time.monotonic() - self._last_message_mono
+            if idle > self.settings.idle_warning_s and not warned:
+                log.warning(
+                    "no message for %.0f s (connected: %s); check the sensors and the broker",
+                    idle,
+                    self._connected.is_set(),
+                )
+                warned = True
+            elif idle <= self.settings.idle_warning_s:
+                warned = False
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "broker_connected": self._connected.is_set(),
+            "pending": self._queue.qsize(),
+            "idle_s": round(time.monotonic() - self._last_message_mono, 1),
+        }

@@ -1,0 +1,59 @@
+"""Event times from sensors and network servers, to exact epoch nanoseconds."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+
+from parking.events import datetime_to_ns
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))"
+)
+# Epoch numbers are told apart by size: seconds until 2286, milliseconds, then nanoseconds.
+_MS_LIMIT = 10**11
+_NS_LIMIT = 10**15
+
+
+class TimestampError(ValueError):
+    pass
+
+
+def parse_rfc3339(value: str) -> int:
+    """RFC 3339 / ISO 8601 with a zone, any number of fractional digits (kept to nanoseconds)."""
+    match = _RFC3339.fullmatch(value.strip())
+    if not match:
+        raise TimestampError(f"timestamp {value[:64]!r} is not RFC 3339 (e.g. 2026-11-21T10:00:00.000Z)")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    try:
+        base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    except ValueError as exc:
+        raise TimestampError(f"timestamp {value[:64]!r} is not a real date or time: {exc}") from exc
+    if not zulu:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        base = base - offset if sign == "+" else base + offset
+    nanos = int((fraction or "0").ljust(9, "0")[:9])
+    try:
+        return datetime_to_ns(base) + nanos
+    except OverflowError as exc:  # an offset that pushes year 9999 past the calendar's end
+        raise TimestampError(f"timestamp {value[:64]!r} is out of range") from exc
+
+
+def parse_epoch(value: int | float) -> int:
+    """Epoch seconds, milliseconds or nanoseconds, told apart by magnitude."""
+    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise TimestampError(f"epoch timestamp {value!r} is not a positive number")
+    if value < _MS_LIMIT:
+        return round(value * 1_000_000_000)
+    if value < _NS_LIMIT:
+        return round(value * 1_000_000)
+    return int(value)
+
+
+def parse_any(value: object) -> int:
+    if isinstance(value, str):
+        return parse_rfc3339(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return parse_epoch(value)
+    raise TimestampError(f"timestamp {value!r} must be an RFC 3339 string or epoch milliseconds")

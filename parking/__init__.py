@@ -1,0 +1,1 @@
+"""The parking domain shared by every Parklotse component: bay readings, sites, settings, storage."""

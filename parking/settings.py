@@ -1,0 +1,91 @@
+"""Settings read once from ``PARKLOTSE_*`` environment variables and passed in; flags override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SITES_DIR = REPO_ROOT / "sites"
+
+# Credentials shipped in deploy/ for the local demo; production mode refuses them.
+DEMO_SECRETS = frozenset({"", "parklotse", "changeme", "demo", "demo-token"})
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """``mqtt://host:port`` or ``mqtts://host:port`` (TLS); port defaults to 1883 / 8883."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError(f"MQTT URL {url!r} must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL {url!r} has no host")
+    tls = parts.scheme in ("mqtts", "ssl")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ValueError(f"MQTT URL {url!r} has an invalid port") from exc
+    return MqttEndpoint(host=parts.hostname, port=port, tls=tls)
+
+
+class CommonSettings(BaseSettings):
+    """What every component needs: where the broker, the database and the site files are."""
+
+    model_config = SettingsConfigDict(env_prefix="PARKLOTSE_", extra="ignore", frozen=True)
+
+    mode: Literal["demo", "production"] = "demo"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    mqtt_ca_file: Path | None = None
+    mqtt_tls_insecure: bool = False
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = Field(default="parking", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+    sites_dir: Path = DEFAULT_SITES_DIR
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"InfluxDB URL {value!r} must look like http://host:8086")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_demo_secrets_in_production(self) -> CommonSettings:
+        if self.mode == "production":
+            for name in self._secret_names():
+                secret = getattr(self, name)
+                if secret is None or secret.get_secret_value() in DEMO_SECRETS:
+                    raise ValueError(
+                        f"production mode needs a real PARKLOTSE_{name.upper()} (unset or a demo value)"
+                    )
+        return self
+
+    def _secret_names(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url)

@@ -1,0 +1,112 @@
+"""Current state of every bay, built by applying readings; pure, so the API and tests share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from parking.events import BayReading, BayStatus, ns_to_rfc3339
+from parking.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class BayState:
+    """What is known about one bay now.
+
+    ``since_ns`` is when the current status began (the first reading that showed it);
+    ``last_seen_ns`` is the sensor's latest contact of any kind.
+    """
+
+    site: str
+    bay: str
+    status: BayStatus = BayStatus.UNKNOWN
+    since_ns: int | None = None
+    last_seen_ns: int | None = None
+    battery_v: float | None = None
+    battery_pct: float | None = None
+
+    def as_message(self) -> dict[str, Any]:
+        """The JSON shape of ``parking/state/{site}/{bay}`` and of the API's bay list."""
+        return {
+            "site": self.site,
+            "bay": self.bay,
+            "status": self.status.value,
+            "since": ns_to_rfc3339(self.since_ns) if self.since_ns is not None else None,
+            "last_seen": ns_to_rfc3339(self.last_seen_ns) if self.last_seen_ns is not None else None,
+            "battery_v": self.battery_v,
+            "battery_pct": self.battery_pct,
+        }
+
+    def with_staleness(self, now_ns: int, stale_after_ns: int) -> BayState:
+        """A bay whose sensor has been silent too long is shown as unknown, whatever it last said."""
+        if self.status in (BayStatus.UNKNOWN, BayStatus.CLOSED) or self.last_seen_ns is None:
+            return self
+        if now_ns - self.last_seen_ns > stale_after_ns:
+            return replace(self, status=BayStatus.UNKNOWN)
+        return self
+
+
+def apply_reading(current: BayState, reading: BayReading) -> BayState:
+    """The next state; an older reading than what is known never rolls the status back."""
+    last_seen = (
+        reading.time_ns if current.last_seen_ns is None else max(current.last_seen_ns, reading.time_ns)
+    )
+    battery_v = reading.health.battery_v if reading.health.battery_v is not None else current.battery_v
+    battery_pct = (
+        reading.health.battery_pct if reading.health.battery_pct is not None else current.battery_pct
+    )
+    status, since = current.status, current.since_ns
+    newer = current.since_ns is None or reading.time_ns >= current.since_ns
+    if reading.occupied is not None and newer and reading.status != current.status:
+        status, since = reading.status, reading.time_ns
+    return replace(
+        current,
+        status=status,
+        since_ns=since,
+        last_seen_ns=last_seen,
+        battery_v=battery_v,
+        battery_pct=battery_pct,
+    )
+
+
+class LiveState:
+    """Every bay of every site in the registry, starting unknown."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._bays: dict[tuple[str, str], BayState] = {
+            (site.id, bay.id): BayState(site.id, bay.id)
+            for site in registry.sites.values()
+            for bay in site.bays.values()
+        }
+
+    def get(self, site: str, bay: str) -> BayState | None:
+        return self._bays.get((site, bay))
+
+    def put(self, state: BayState) -> bool:
+        """Replace a bay's state (from the retained state topic); False for a bay not in the registry."""
+        key = (state.site, state.bay)
+        if key not in self._bays:
+            return False
+        self._bays[key] = state
+        return True
+
+    def apply(self, reading: BayReading) -> BayState | None:
+        key = (reading.site, reading.bay)
+        current = self._bays.get(key)
+        if current is None:
+            return None
+        new = apply_reading(current, reading)
+        self._bays[key] = new
+        return new
+
+    def site_bays(self, site: str) -> Iterator[BayState]:
+        site_obj = self.registry.site(site)
+        if site_obj is None:
+            return
+        for bay_id in site_obj.bays:
+            yield self._bays[(site, bay_id)]
+
+    def all(self) -> Iterable[BayState]:
+        return self._bays.values()

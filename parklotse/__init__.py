@@ -1,0 +1,1 @@
+"""The ``parklotse`` command and the local stack it runs."""

@@ -1,0 +1,3 @@
+from parklotse.cli import main
+
+raise SystemExit(main())

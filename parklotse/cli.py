@@ -1,0 +1,136 @@
+"""The ``parklotse`` command: ingest, api, simulate, demo. Flags override PARKLOTSE_* variables."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from parking.logs import configure_logging
+from parking.registry import SiteFileError
+from parking.store import StoreError
+
+log = logging.getLogger("parklotse")
+
+
+def _common_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (PARKLOTSE_MQTT_URL)")
+    parser.add_argument("--influx-url", help="InfluxDB, e.g. http://127.0.0.1:8086 (PARKLOTSE_INFLUX_URL)")
+    parser.add_argument("--influx-db", help="database name (PARKLOTSE_INFLUX_DB, default parking)")
+    parser.add_argument("--sites-dir", type=Path, help="folder of site GeoJSON files (PARKLOTSE_SITES_DIR)")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parklotse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", help="store sensor readings from MQTT in InfluxDB")
+    _common_flags(ingest)
+    ingest.add_argument("--share-group", help="join an MQTT v5 shared subscription group to split the load")
+    ingest.add_argument("--metrics-port", type=int, help="port of /metrics and /healthz (0: off)")
+
+    api = sub.add_parser("api", help="serve the HTTP API and the live page")
+    _common_flags(api)
+    api.add_argument("--host", dest="api_host", help="listen address (PARKLOTSE_API_HOST, default 127.0.0.1)")
+    api.add_argument(
+        "--port", dest="api_port", type=int, help="listen port (PARKLOTSE_API_PORT, default 8000)"
+    )
+
+    simulate = sub.add_parser("simulate", help="publish simulated traffic, or run an offline benefit report")
+    _common_flags(simulate)
+    simulate.add_argument("--site", default="showroom", help="site to simulate (live mode)")
+    simulate.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second, 1 to 600")
+    simulate.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+
+    demo = sub.add_parser(
+        "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
+    )
+    demo.add_argument("--state-dir", type=Path, help="where the demo keeps all its state (default .run/demo)")
+    demo.add_argument("--port", dest="api_port", type=int, default=8000, help="API port (default 8000)")
+    demo.add_argument("--speed", type=float, default=30.0, help="simulator speed factor (default 30)")
+    demo.add_argument("--site", action="append", help="sites to simulate (default: showroom and town-centre)")
+    return parser
+
+
+def _overrides(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+COMMON = ("mqtt_url", "influx_url", "influx_db", "sites_dir", "log_level")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            print(f"parklotse: invalid setting {field}: {error['msg']}", file=sys.stderr)
+        return 2
+    except (SiteFileError, StoreError, ValueError, OSError) as exc:
+        print(f"parklotse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "ingest":
+        from ingest.main import serve as serve_ingest
+        from ingest.settings import IngestSettings
+
+        settings = IngestSettings(**_overrides(args, (*COMMON, "share_group", "metrics_port")))
+        configure_logging(settings.log_level)
+        asyncio.run(serve_ingest(settings))
+        return 0
+    if args.command == "api":
+        from api.main import serve as serve_api
+        from api.settings import ApiSettings
+
+        api_settings = ApiSettings(**_overrides(args, (*COMMON, "api_host", "api_port")))
+        configure_logging(api_settings.log_level)
+        serve_api(api_settings)
+        return 0
+    if args.command == "simulate":
+        return _simulate(args)
+    if args.command == "demo":
+        from parklotse.demo import run_demo
+
+        configure_logging("INFO")
+        return run_demo(args)
+    raise AssertionError(args.command)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from parking.registry import load_registry
+    from parking.settings import CommonSettings
+    from simulator.live import TurnoverModel, run_live
+
+    settings = CommonSettings(**_overrides(args, COMMON))
+    configure_logging(settings.log_level)
+    if not 1 <= args.speed <= 600:
+        raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
+    registry = load_registry(settings.sites_dir)
+    site = registry.site(args.site)
+    if site is None:
+        raise ValueError(
+            f"site {args.site!r} is not in {settings.sites_dir} (known: {', '.join(registry.sites)})"
+        )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    model = TurnoverModel(site, np.random.default_rng(args.seed))
+    run_live(settings, site, model, args.speed, stop)
+    return 0

@@ -1,0 +1,174 @@
+"""``parklotse demo``: broker, database, ingester, API and simulators on this machine, in one folder.
+
+Ctrl-C stops everything in reverse order of start and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from parking.settings import REPO_ROOT
+from parklotse.servers import LocalInfluxDB, LocalMosquitto, ServerError, free_port, port_is_free
+
+log = logging.getLogger(__name__)
+
+
+def _preferred_port(port: int) -> int:
+    return port if port_is_free(port) else free_port()
+
+
+def _kill_leftovers(pid_file: Path) -> None:
+    """Processes of an earlier demo that was killed without cleaning up (e.g. kill -9 of the parent)."""
+    if not pid_file.exists():
+        return
+    try:
+        pids = json.loads(pid_file.read_text())
+    except ValueError:
+        pids = []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"parklotse" in cmdline or b"mosquitto" in cmdline or b"influxd" in cmdline:
+            log.info("stopping leftover process %d of an earlier demo", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    pid_file.unlink()
+
+
+class Stack:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.servers: list[LocalMosquitto | LocalInfluxDB] = []
+        self.pid_file = state_dir / "pids.json"
+
+    def record(self) -> None:
+        pids = [s.pid for s in self.servers if s.pid] + [p.pid for _, p in self.children]
+        self.pid_file.write_text(json.dumps(pids))
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log_path = self.state_dir / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as out:
+            process = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.children.append((name, process))
+        self.record()
+
+    def failed(self) -> str | None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                log_path = self.state_dir / "logs" / f"{name}.log"
+                return f"{name} exited with code {process.returncode} (log: {log_path})"
+        return None
+
+    def stop(self) -> None:
+        for _name, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _name, process in reversed(self.children):
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        for server in reversed(self.servers):
+            server.stop()
+        self.children.clear()
+        self.servers.clear()
+        self.pid_file.unlink(missing_ok=True)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    state_dir: Path = (args.state_dir or REPO_ROOT / ".run" / "demo").resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(state_dir)
+    _kill_leftovers(stack.pid_file)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        return _run(args, stack, stop)
+    except ServerError as exc:
+        print(f"parklotse demo: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        print("\nstopping the demo …", flush=True)
+        stack.stop()
+        print("stopped; state kept in", state_dir, flush=True)
+
+
+def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event) -> int:
+    state_dir = stack.state_dir
+    mosquitto = LocalMosquitto(state_dir / "mosquitto", port=_preferred_port(1883))
+    influx = LocalInfluxDB(state_dir / "influxdb", port=_preferred_port(8086))
+    for server in (mosquitto, influx):
+        server.start()
+        stack.servers.append(server)
+        stack.record()
+    api_port = args.api_port if port_is_free(args.api_port) else free_port()
+    env = {
+        **os.environ,
+        "PARKLOTSE_MQTT_URL": mosquitto.url,
+        "PARKLOTSE_INFLUX_URL": influx.url,
+        "PARKLOTSE_SPOOL_DIR": str(state_dir / "ingest" / "spool"),
+        "PARKLOTSE_DEADLETTER_DIR": str(state_dir / "ingest" / "deadletter"),
+        "PARKLOTSE_METRICS_PORT": str(_preferred_port(9108)),
+        "PARKLOTSE_API_PORT": str(api_port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "parklotse"]
+    stack.spawn("ingest", [*command, "ingest"], env)
+    stack.spawn("api", [*command, "api"], env)
+    url = f"http://127.0.0.1:{api_port}/"
+    _wait_http(f"{url}healthz", stack, stop)
+    for site in args.site or ["showroom", "town-centre"]:
+        stack.spawn(
+            f"simulate-{site}", [*command, "simulate", "--site", site, "--speed", str(args.speed)], env
+        )
+    print(
+        f"\nParklotse demo is running.\n"
+        f"  live page:  {url}   (town centre: {url}?site=town-centre, English: {url}?lang=en)\n"
+        f"  API docs:   {url}docs\n"
+        f"  broker:     {mosquitto.url}    InfluxDB: {influx.url}\n"
+        f"  state/logs: {state_dir}\n"
+        f"Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    while not stop.wait(0.5):
+        problem = stack.failed()
+        if problem:
+            print(f"parklotse demo: {problem}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _wait_http(url: str, stack: Stack, stop: threading.Event, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not stop.is_set():
+        problem = stack.failed()
+        if problem:
+            raise ServerError(problem)
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    if not stop.is_set():
+        raise ServerError(f"{url} did not answer within {timeout_s:.0f} s")
