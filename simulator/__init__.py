@@ -1,0 +1,1 @@
+"""Traffic simulator: demand, search with and without guidance, publishing as sensors do."""
