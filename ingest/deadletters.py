@@ -18,6 +18,11 @@ from parking.events import ns_to_rfc3339
 log = logging.getLogger(__name__)
 
 
+# Enough for any real uplink; an oversize payload is kept only in part (its size is recorded), so
+# a flood of huge messages cannot push the useful dead letters out of the rotating files.
+KEEP_PAYLOAD_BYTES = 8_192
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     reason: str
@@ -27,13 +32,17 @@ class DeadLetter:
     received_ns: int
 
     def as_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "reason": self.reason,
             "detail": self.detail,
             "topic": self.topic,
-            "payload_b64": base64.b64encode(self.payload).decode("ascii"),
+            "payload_b64": base64.b64encode(self.payload[:KEEP_PAYLOAD_BYTES]).decode("ascii"),
+            "payload_bytes": len(self.payload),
             "received_at": ns_to_rfc3339(self.received_ns),
         }
+        if len(self.payload) > KEEP_PAYLOAD_BYTES:
+            record["payload_truncated"] = True
+        return record
 
     def to_json(self) -> bytes:
         return json.dumps(self.as_record(), ensure_ascii=False, separators=(",", ":")).encode()

@@ -75,4 +75,5 @@ async def serve(settings: IngestSettings) -> None:
             server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks)
+        ingester.close()
     log.info("ingester stopped")

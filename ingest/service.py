@@ -8,6 +8,7 @@ writer batches, decodes, stores and only then acknowledges, in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -27,6 +28,7 @@ from ingest.decode import DecodeLimits, decode
 from ingest.metrics import IngestMetrics
 from ingest.rejections import Reason, Rejection
 from ingest.settings import IngestSettings
+from ingest.spool import Spool, SpoolFull
 from parking import topics
 from parking.events import BayReading, ns_to_rfc3339
 from parking.lineprotocol import reading_lines
@@ -84,6 +86,8 @@ class Ingester:
         self.deadletters = DeadLetterFile(
             settings.deadletter_dir, int(settings.deadletter_file_mb * 1024 * 1024), settings.deadletter_files
         )
+        self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1024 * 1024))
+        self._replay_wanted = asyncio.Event()
         self._rate_log = RateLimitedLog(settings.log_interval_s)
         self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
         # The paho thread takes a slot per message and blocks when none is left: that is the back-pressure.
@@ -135,12 +139,18 @@ class Ingester:
     # ---- asyncio side ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set.
+
+        The broker connection starts at once, whether InfluxDB is up or not: while it is down,
+        batches go to the spool, so even a first start against a dead database loses nothing.
+        """
         self._loop = asyncio.get_running_loop()
-        await self._prepare_store(stop)
-        if stop.is_set():
-            return
         client = self._connect()
-        watchdog = asyncio.create_task(self._idle_watchdog(stop))
+        background = [
+            asyncio.create_task(self._idle_watchdog(stop)),
+            asyncio.create_task(self._replay(stop)),
+            asyncio.create_task(self._prepare_store(stop)),
+        ]
         try:
             self.ready.set()
             while not stop.is_set():
@@ -148,7 +158,9 @@ class Ingester:
                 if batch.messages:
                     await self._process(batch, stop)
         finally:
-            watchdog.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             client.disconnect()
             client.loop_stop()
             self.metrics.connected.set(0)
@@ -168,7 +180,7 @@ class Ingester:
         return client
 
     async def _prepare_store(self, stop: asyncio.Event) -> None:
-        """Wait for InfluxDB, create the database and seed the live state from it."""
+        """Once InfluxDB answers: create the database and seed the live state from it."""
         delay = self.settings.retry_initial_s
         while not stop.is_set():
             try:
@@ -178,16 +190,20 @@ class Ingester:
                 log.info("InfluxDB %s at %s, database %r", version, self.store.url, self.store.database)
                 return
             except StoreUnavailable as exc:
-                log.warning("%s; retrying in %.1f s", exc, delay)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                delay = min(delay * 2, self.settings.retry_max_s)
+                self._rate_log.warning("store", "%s; retrying in %.1f s", exc, delay)
+            except StoreRejected as exc:
+                log.error("InfluxDB refused the start-up queries: %s", exc)
+                return
+            await _sleep_or_stop(stop, delay)
+            delay = min(delay * 2, self.settings.retry_max_s)
 
     async def _seed_state(self) -> None:
         for site in self.registry.sites.values():
             for state in await latest_states(self.store, site.id):
-                self.state.put(state)
+                current = self.state.get(state.site, state.bay)
+                # Readings that arrived while we were seeding are newer than the database's view.
+                if current is not None and current.last_seen_ns is None:
+                    self.state.put(state)
 
     async def _collect(self, stop: asyncio.Event) -> Batch:
         batch = Batch()
@@ -225,8 +241,7 @@ class Ingester:
         self.metrics.last_message.set(item.received_ns / 1e9)
 
     async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
-        stored = await self._store(batch, stop)
-        if not stored:
+        if not await self._store(batch, stop):
             return  # stopping: nothing acknowledged, the broker redelivers
         self._keep_dead_letters(batch.letters)
         self._ack(batch.messages)
@@ -236,59 +251,106 @@ class Ingester:
         self._publish_changes(batch.readings)
 
     async def _store(self, batch: Batch, stop: asyncio.Event) -> bool:
+        """Write the batch, or spool it while InfluxDB is unreachable. False only when stopping."""
         lines = batch.lines()
+        if not lines:
+            return True
         delay = self.settings.retry_initial_s
         while not stop.is_set():
-            started = time.perf_counter()
             try:
-                await self.store.write(lines)
-                self.metrics.write_latency.observe(time.perf_counter() - started)
-                self.metrics.stored.inc(len(lines))
+                await self._write(lines)
                 return True
             except StoreRejected as exc:
-                self.metrics.write_errors.labels("rejected").inc()
-                await self._isolate_rejected(batch, exc)
-                return True
+                try:
+                    refused = await self._write_isolating(lines, exc)
+                except StoreUnavailable:
+                    refused = None  # the outage began mid-way: spool the whole batch (rewrites are harmless)
+                if refused is not None:
+                    batch.letters.extend(self._store_letters(refused))
+                    return True
             except StoreUnavailable as exc:
-                self.metrics.write_errors.labels("unavailable").inc()
-                self._rate_log.warning(
-                    "store", "%s; holding %d messages, retry in %.1f s", exc, len(batch.messages), delay
-                )
+                self._rate_log.warning("store", "%s; spooling to disk", exc)
             try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                delay = min(delay * 2, self.settings.retry_max_s)
+                await asyncio.to_thread(self.spool.append, lines)
+                self.metrics.spooled.inc()
+                self.metrics.spool_depth.set(self.spool.depth_bytes)
+                self._replay_wanted.set()
+                return True
+            except SpoolFull as exc:
+                self._rate_log.warning(
+                    "spool-full", "%s; holding %d messages unacknowledged", exc, len(batch.messages)
+                )
+            except OSError as exc:
+                self._rate_log.warning("spool-io", "cannot spool to %s: %s", self.settings.spool_dir, exc)
+            await _sleep_or_stop(stop, delay)
+            delay = min(delay * 2, self.settings.retry_max_s)
         return False
 
-    async def _isolate_rejected(self, batch: Batch, exc: StoreRejected) -> None:
-        """InfluxDB refused part of a batch: write reading by reading, dead-letter the refused ones."""
+    async def _write(self, lines: list[str]) -> None:
+        started = time.perf_counter()
+        try:
+            await self.store.write(lines)
+        except StoreRejected:
+            self.metrics.write_errors.labels("rejected").inc()
+            raise
+        except StoreUnavailable:
+            self.metrics.write_errors.labels("unavailable").inc()
+            raise
+        self.metrics.write_latency.observe(time.perf_counter() - started)
+        self.metrics.stored.inc(len(lines))
+
+    async def _write_isolating(self, lines: list[str], exc: StoreRejected) -> list[tuple[str, str]]:
+        """InfluxDB refused a batch: write line by line and return the refused lines with the reason."""
         log.warning("InfluxDB refused a batch (%s); isolating the refused points", exc)
-        kept: list[BayReading] = []
-        for reading in batch.readings:
+        refused = []
+        for line in lines:
             try:
-                await self.store.write(reading_lines(reading))
-                kept.append(reading)
+                await self._write([line])
             except StoreRejected as single:
-                payload = json.dumps(
-                    {
-                        "site": reading.site,
-                        "bay": reading.bay,
-                        "occupied": reading.occupied,
-                        "ts": ns_to_rfc3339(reading.time_ns),
-                    }
-                ).encode()
-                topic = topics.native_status(reading.site, reading.bay)
-                batch.letters.append(
-                    dead_letter(
-                        Rejection(Reason.STORE_REJECTED, str(single)), topic, payload, reading.time_ns
-                    )
-                )
-        batch.readings = kept
+                refused.append((line, str(single)))
+        return refused
+
+    def _store_letters(self, refused: list[tuple[str, str]]) -> list[DeadLetter]:
+        now = time.time_ns()
+        return [
+            dead_letter(Rejection(Reason.STORE_REJECTED, reason), "influxdb/write", line.encode(), now)
+            for line, reason in refused
+        ]
+
+    async def _replay(self, stop: asyncio.Event) -> None:
+        """Drain the spool into InfluxDB, oldest first, whenever it is reachable; also after a restart."""
+        delay = self.settings.retry_initial_s
+        self.metrics.spool_depth.set(self.spool.depth_bytes)
+        while not stop.is_set():
+            batch = await asyncio.to_thread(self.spool.peek, self.settings.batch_size * 5)
+            if batch is None:
+                self._replay_wanted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._replay_wanted.wait(), 1.0)
+                continue
+            try:
+                try:
+                    await self._write(batch.lines)
+                except StoreRejected as exc:
+                    letters = self._store_letters(await self._write_isolating(batch.lines, exc))
+                    await asyncio.to_thread(self.deadletters.append, letters)
+                    self._count_letters(letters)
+            except StoreUnavailable:
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
+                continue
+            await asyncio.to_thread(self.spool.commit, batch)
+            self.metrics.spool_depth.set(self.spool.depth_bytes)
+            delay = self.settings.retry_initial_s
+            if self.spool.is_empty():
+                log.info("spool drained into InfluxDB")
 
     def _keep_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        if not letters:
-            return
-        self.deadletters.append(list(letters))
+        if letters:
+            self.deadletters.append(list(letters))
+            self._count_letters(letters)
+
+    def _count_letters(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             self.metrics.rejected.labels(letter.reason).inc()
             self._rate_log.warning(
@@ -334,9 +396,18 @@ class Ingester:
             elif idle <= self.settings.idle_warning_s:
                 warned = False
 
+    def close(self) -> None:
+        self.spool.close()
+
     def health(self) -> dict[str, Any]:
         return {
             "broker_connected": self._connected.is_set(),
             "pending": self._queue.qsize(),
+            "spool_bytes": self.spool.depth_bytes,
             "idle_s": round(time.monotonic() - self._last_message_mono, 1),
         }
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

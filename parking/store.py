@@ -32,6 +32,10 @@ class StoreRejected(StoreError):
     """The server understood and refused (bad credentials, bad data, bad query): retrying won't help."""
 
 
+class DatabaseNotFound(StoreRejected):
+    """The database does not exist (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     name: str
@@ -104,7 +108,12 @@ class InfluxStore:
         if not lines:
             return
         body = "\n".join(lines).encode()
-        await self._send("POST", "/write", params={"db": self.database, "precision": "ns"}, content=body)
+        try:
+            await self._send("POST", "/write", params={"db": self.database, "precision": "ns"}, content=body)
+        except DatabaseNotFound:
+            # A database dropped or never created (first start against an empty 1.x server).
+            await self.ensure_database()
+            await self._send("POST", "/write", params={"db": self.database, "precision": "ns"}, content=body)
 
     async def query(self, q: str, *, epoch: str = "ms") -> list[Series]:
         """Run InfluxQL statements; returns the series of all of them in order."""
@@ -141,6 +150,8 @@ class InfluxStore:
                 f"InfluxDB at {self.url} refused the credentials ({response.status_code}); "
                 "check PARKLOTSE_INFLUX_USERNAME and PARKLOTSE_INFLUX_PASSWORD"
             )
+        if response.status_code == 404 and "database not found" in response.text:
+            raise DatabaseNotFound(f"InfluxDB has no database {self.database!r}")
         if response.status_code >= 400:
             raise StoreRejected(f"InfluxDB refused {path} ({response.status_code}): {_error_text(response)}")
         return response

@@ -108,6 +108,9 @@ class LocalMosquitto(_Managed):
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
+                    # Started as root, mosquitto would drop to the 'mosquitto' user, which cannot
+                    # write a state folder inside root's temporary folders: no log, no persistence.
+                    *(["user root"] if os.geteuid() == 0 else []),
                     "allow_anonymous true",
                     "persistence true",
                     f"persistence_location {self.state_dir}/",

@@ -180,3 +180,78 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str, str]]:
                 data.append(value)
             elif name == "id":
                 event_id = value
+
+
+class Fleet:
+    """Sensors publishing at a steady pace, at least once: a persistent session and resends.
+
+    Each message is (topic, payload); ``published`` counts those the broker acknowledged.
+    """
+
+    def __init__(
+        self, url: str, messages: list[tuple[str, bytes]], rate_per_s: float, client_id: str
+    ) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.messages = messages
+        self.rate = rate_per_s
+        endpoint = parse_mqtt_url(url)
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        self.client.max_inflight_messages_set(200)
+        self.client.reconnect_delay_set(1, 2)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 600
+        # Messages published while disconnected stay queued in paho and are sent on reconnect; their
+        # MessageInfo reports an error, so acks are tracked by packet id instead.
+        self._acked: set[int] = set()
+        self._mids: list[int] = []
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
+        self.client.connect(endpoint.host, endpoint.port, clean_start=False, properties=props)
+        self.client.loop_start()
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Fleet:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        for index, (topic, payload) in enumerate(self.messages):
+            due = started + index / self.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            # Keep paho's client-side queue short: its cost grows with the queue's length.
+            while self.unacked() >= 300:
+                time.sleep(0.005)
+            # Not under our lock: paho may call on_publish while holding its own locks.
+            mid = self.client.publish(topic, payload, qos=1).mid
+            with self._lock:
+                self._mids.append(mid)
+            self.sent = index + 1
+
+    def _on_publish(self, _c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
+        with self._lock:
+            self._acked.add(mid)
+
+    def unacked(self) -> int:
+        with self._lock:
+            return sum(1 for mid in self._mids[-400:] if mid not in self._acked)
+
+    def wait_sent(self, count: int, timeout_s: float = 30) -> None:
+        wait_for(lambda: self.sent >= count, timeout_s, f"{count} messages handed to the client")
+
+    def finish(self, timeout_s: float = 60) -> None:
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "publisher did not finish"
+        assert len(set(self._mids)) == len(self._mids), "packet ids wrapped; publish fewer messages"
+        wait_for(lambda: self._acked >= set(self._mids), timeout_s, "broker acks for every message")
+        self.client.disconnect()
+        self.client.loop_stop()
