@@ -1,0 +1,287 @@
+"""Key figures from a run: search time and distance, CO2, occupancy, and the windows they refer to.
+
+Definitions (docs/simulator.md explains them at length):
+
+* search distance: for a driver who passes the middle of its destination face without having parked,
+  the metres driven from where its route entered the search radius until it reaches its bay; 0 ("no
+  search") for drivers who park on the way to their destination. A driver who gives up counts with the
+  distance driven until giving up. Search time = search distance ÷ search speed.
+* CO2 = search km × fleet emission factor × stop-and-go factor × (1 − EV share).
+* search area: bays within ``space.search_area_radius_m`` of an attractor; its occupancy is what
+  the peak and off-peak windows and the occupancy curve refer to.
+* peak hours: clock hours whose mean search-area occupancy (in the run without guidance) is at least
+  ``windows.peak_occupancy``; off-peak hours: below ``windows.off_peak_occupancy``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.demand import DAY_S, HOUR_S
+from simulator.grid import Network, attractor_points
+from simulator.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simulator.engine import Engine, Simulation
+
+FIVE_MIN_S = 300.0
+
+
+def co2_g_per_km(scenario: Scenario) -> float:
+    e = scenario.emissions
+    return e.fleet_g_per_km * e.stop_and_go_factor * (1.0 - e.ev_share)
+
+
+def factors(scenario: Scenario) -> dict[str, Any]:
+    """The factors behind every derived figure, each with its source."""
+    names = (
+        "emissions.fleet_g_per_km",
+        "emissions.stop_and_go_factor",
+        "emissions.ev_share",
+        "search.speed_kmh",
+    )
+    out: dict[str, Any] = {}
+    for path in names:
+        section, key = path.split(".")
+        out[path] = {"value": getattr(getattr(scenario, section), key), "source": scenario.source(path)}
+    out["co2_g_per_search_km"] = {
+        "value": co2_g_per_km(scenario),
+        "source": "fleet_g_per_km × stop_and_go_factor × (1 − ev_share)",
+    }
+    return out
+
+
+def search_stats(search_m: np.ndarray, gave_up: np.ndarray, scenario: Scenario) -> dict[str, Any]:
+    """The headline figures of a set of parking searches (None where there are none)."""
+    n = int(search_m.size)
+    if n == 0:
+        keys = (
+            "mean_search_min",
+            "median_search_min",
+            "share_over_5min",
+            "share_no_search",
+            "mean_search_km",
+            "co2_g_per_search",
+            "share_gave_up",
+        )
+        return {"searches": 0, **dict.fromkeys(keys)}
+    speed = scenario.search.speed_kmh / 3.6
+    minutes = search_m / speed / 60.0
+    km = search_m / 1000.0
+    return {
+        "searches": n,
+        "mean_search_min": float(minutes.mean()),
+        "median_search_min": float(np.median(minutes)),
+        "share_over_5min": float((search_m / speed > FIVE_MIN_S).mean()),
+        "share_no_search": float((search_m <= 0).mean()),
+        "mean_search_km": float(km.mean()),
+        "co2_g_per_search": float(km.mean() * co2_g_per_km(scenario)),
+        "share_gave_up": float(gave_up.mean()),
+    }
+
+
+def relative_change(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before <= 0:
+        return None
+    return after / before - 1.0
+
+
+def hourly_occupancy(engine: Engine, n_hours: int) -> np.ndarray:
+    """Mean search-area occupancy in each of the first ``n_hours`` simulated clock hours."""
+    s = engine.samples.arrays()
+    keep = s["t"] < n_hours * HOUR_S
+    hour = (s["t"][keep] // HOUR_S).astype(int)
+    total = np.bincount(hour, weights=s["core_occupied"][keep], minlength=n_hours)
+    count = np.bincount(hour, minlength=n_hours)
+    return np.asarray(np.where(count > 0, total / np.maximum(count, 1) / engine.n_core, 0.0))
+
+
+def hour_index(t: np.ndarray) -> np.ndarray:
+    return np.asarray((t // HOUR_S).astype(int))
+
+
+def in_hours(t: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """Which arrivals fall in the selected clock hours (a boolean per simulated hour)."""
+    index = hour_index(t)
+    ok = index < hours.size
+    mask = np.zeros(t.size, dtype=bool)
+    mask[ok] = hours[index[ok]]
+    return mask
+
+
+def occupancy_curve(
+    records: dict[str, np.ndarray], scenario: Scenario, width: float = 0.05
+) -> list[dict[str, Any]]:
+    """Mean search time by search-area occupancy at arrival, in bins of ``width``."""
+    speed = scenario.search.speed_kmh / 3.6
+    occupancy, minutes = records["occupancy"], records["search_m"] / speed / 60.0
+    edges = np.round(np.arange(0.0, 1.0 + width, width), 6)
+    out: list[dict[str, Any]] = []
+    for low, high in itertools.pairwise(edges):
+        mask = (occupancy >= low) & ((occupancy < high) if high < 1.0 else (occupancy <= high))
+        if mask.any():
+            out.append(
+                {
+                    "occupancy": float((low + high) / 2),
+                    "mean_search_min": float(minutes[mask].mean()),
+                    "searches": int(mask.sum()),
+                }
+            )
+    return out
+
+
+def mean_search_near(curve: list[dict[str, Any]], occupancy: float, min_searches: int = 20) -> float | None:
+    """The curve's value at the bin containing ``occupancy`` (None if too few searches there)."""
+    for point in curve:
+        if abs(point["occupancy"] - occupancy) < 0.025 + 1e-9 and point["searches"] >= min_searches:
+            return float(point["mean_search_min"])
+    return None
+
+
+def histogram(
+    search_m: np.ndarray, scenario: Scenario, step_min: float = 0.5, top_min: float = 15.0
+) -> dict[str, Any]:
+    speed = scenario.search.speed_kmh / 3.6
+    minutes = np.minimum(search_m / speed / 60.0, top_min)
+    edges = np.arange(0.0, top_min + step_min, step_min)
+    counts, _ = np.histogram(minutes, bins=edges)
+    share = counts / max(int(search_m.size), 1)
+    return {"bin_start_min": edges[:-1].tolist(), "bin_width_min": step_min, "share": share.tolist()}
+
+
+def by_clock_hour(records: dict[str, np.ndarray], scenario: Scenario, days: int) -> dict[str, list[float]]:
+    """Search km and CO2 per clock hour of the day, averaged over the simulated days."""
+    hour = (records["t_arrival"] % DAY_S // HOUR_S).astype(int)
+    km = np.bincount(hour, weights=records["search_m"] / 1000.0, minlength=24)[:24] / max(days, 1)
+    searches = np.bincount(hour, minlength=24)[:24] / max(days, 1)
+    return {
+        "hour": list(range(24)),
+        "search_km": km.tolist(),
+        "co2_kg": (km * co2_g_per_km(scenario) / 1000.0).tolist(),
+        "arrivals": searches.tolist(),
+    }
+
+
+def searching_share(
+    records: dict[str, np.ndarray], hours: np.ndarray, engine: Engine, scenario: Scenario
+) -> float | None:
+    """Share of the cars moving in the search area that are searching, over the selected hours.
+
+    Vehicle-time in the area: searching cars (the simulated search), parkers' approach and departure
+    (the simulated approach, plus driving between the area's edge and their destination at the
+    background speed), and other traffic (``traffic.background_veh_per_h_per_street`` on every face of
+    the area at the busiest hour, following the visitor profile through the day).
+    """
+    mask = in_hours(records["t_arrival"], hours)
+    if not mask.any():
+        return None
+    net = engine.net
+    speed = scenario.search.speed_kmh / 3.6
+    background_speed = scenario.traffic.background_speed_kmh / 3.6
+    radius = scenario.space.search_area_radius_m
+    searching = float(records["search_m"][mask].sum() / speed)
+    edge = np.maximum(radius - records["dest_r"][mask], 0.0)
+    parkers = float((records["approach_m"][mask] / speed).sum() + (2 * edge / background_speed).sum())
+    centres = attractor_points(net.centre, scenario.space)
+    area_faces = [s for s in range(net.n_segments) if _face_in_area(net, s, centres, radius)]
+    area_km = sum(net.seg_len[s] for s in area_faces) / 1000.0
+    background = 0.0
+    for index in np.flatnonzero(hours):
+        day, hour = divmod(int(index), 24)
+        level = _profile_level(engine, day, hour)
+        flow = scenario.traffic.background_veh_per_h_per_street * level
+        background += flow * area_km / (background_speed * 3.6) * HOUR_S
+    total = searching + parkers + background
+    return searching / total if total > 0 else None
+
+
+def _face_in_area(
+    net: Network, s: int, centres: list[tuple[float, float, float, float]], radius: float
+) -> bool:
+    x, y = net.seg_mid(s)
+    return any(math.hypot(x - cx, y - cy) <= radius for cx, cy, _sigma, _weight in centres)
+
+
+def _profile_level(engine: Engine, day: int, hour: int) -> float:
+    """The hour's visitor arrivals relative to the busiest weekday hour."""
+    visitors, _ = engine.demand.expected_per_hour(day)
+    weekday_peak = max(engine.demand.expected_per_hour(_first_weekday(engine))[0].max(), 1e-9)
+    return float(visitors[hour] / weekday_peak)
+
+
+def _first_weekday(engine: Engine) -> int:
+    for day in range(7):
+        if (engine.first_day.toordinal() + day) % 7 in (1, 2, 3, 4, 5):  # Mon..Fri (ordinal 1 = Monday)
+            return day
+    return 0
+
+
+# ----------------------------------------------------------------------------- live figures
+
+
+def live_kpis(sim: Simulation) -> dict[str, Any]:
+    scenario = sim.scenario
+    engine, baseline = sim.engine, sim.baseline
+    ef = co2_g_per_km(scenario)
+    speed_m_per_min = scenario.search.speed_kmh / 3.6 * 60.0
+    day = int(engine.t // DAY_S)
+
+    def group(totals: Any, g: int) -> dict[str, Any]:
+        n = totals.searches[g] if totals else 0
+        metres = totals.search_m[g] if totals else 0.0
+        return {
+            "searches": n,
+            "mean_search_min": metres / n / speed_m_per_min if n else None,
+            "search_km": metres / 1000.0,
+            "co2_g": metres / 1000.0 * ef,
+            "share_no_search": totals.no_search[g] / n if n else None,
+            "gave_up": totals.gave_up[g] if totals else 0,
+            "guidance_misses": totals.misses[g] if totals else 0,
+        }
+
+    today, base_today = engine.daily.get(day), baseline.daily.get(day)
+    guided, unguided = group(today, 1), group(today, 0)
+    base = group(base_today, 0)
+    total_km = guided["search_km"] + unguided["search_km"]
+    n_total = guided["searches"] + unguided["searches"]
+    saved_km = None
+    if base["searches"] and n_total:
+        # per search, so that drivers still on the road in one run and parked in the other do not count
+        saved_km = (base["search_km"] / base["searches"] - total_km / n_total) * n_total
+    per_user = None
+    if guided["mean_search_min"] is not None and unguided["mean_search_min"] is not None:
+        per_user = unguided["mean_search_min"] - guided["mean_search_min"]
+    return {
+        "t_s": sim.t_s,
+        "sim_time": sim.now().isoformat(),
+        "settings": {"guidance_share": engine.share, "sensor_latency_s": engine.sensor_latency_s},
+        "now": {
+            "searching": {"guided": engine.searching[1], "unguided": engine.searching[0]},
+            "searching_without_guidance": baseline.searching[0] + baseline.searching[1],
+            "looking_for_a_bay": engine.on_road,
+            "occupied_bays": engine.occupied,
+            "bays": engine.net.n_bays,
+            "occupancy": engine.occupied / max(engine.net.n_bays, 1),
+            "search_area_occupancy": engine.core_occupied / engine.n_core,
+        },
+        "today": {
+            "guided": guided,
+            "unguided": unguided,
+            "without_guidance": base,
+            "savings": {
+                "search_km": saved_km,
+                "co2_g": saved_km * ef if saved_km is not None else None,
+                "search_min": saved_km * 1000.0 / speed_m_per_min if saved_km is not None else None,
+                "guided_driver_saves_min": per_user,
+                "method": (
+                    "savings = the same drivers simulated without guidance minus this run (system-wide); "
+                    "guided_driver_saves_min compares guided and unguided drivers of this run"
+                ),
+            },
+        },
+        "factors": factors(scenario),
+    }

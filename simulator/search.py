@@ -1,0 +1,337 @@
+"""How a driver looks for a bay, with and without guidance (parking-search.md §6.4-§6.6).
+
+Unguided (PARKAGENT / MATSim-Benenson lite): drive to the destination face; on every face passed,
+take a free bay that lies within the accepted distance A = base + growth x search time (capped) and
+that the driver notices. At a junction, head for the destination while it is farther than a fraction
+of A, otherwise turn at random, never making a U-turn unless the street ends. Give up after a limit
+and go to a garage.
+
+Guided: the driver asks the system for the free bay nearest to the destination *in the system's
+view* (sensor readings delayed by the latency, with detection errors), excluding bays already
+recommended to other guided drivers (soft reservation), drives towards it, still takes a suitable
+free bay passed on the way, and asks again when the bay is gone on arrival (a "guidance miss").
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+
+import numpy as np
+
+from simulator.grid import Network, point_segment_distance
+from simulator.scenario import Search
+
+FREE, OCCUPIED, CLAIMED = 0, 1, 2  # true bay states; CLAIMED = a driver is pulling in
+NO_BAY = -1
+HELD = -2  # a guided driver parked here or reported it taken: off the list until its reading changes
+
+
+class Uniforms:
+    """Uniform numbers from a generator, drawn in blocks (a scalar draw per call is slow)."""
+
+    __slots__ = ("_buffer", "_i", "_rng")
+
+    def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
+        self._rng = rng
+        self._buffer: list[float] = rng.random(block).tolist()
+        self._i = 0
+
+    def __call__(self) -> float:
+        i = self._i
+        if i == len(self._buffer):
+            self._buffer = self._rng.random(len(self._buffer)).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buffer[i]
+
+
+class Driver:
+    __slots__ = (
+        "bay",
+        "d0",
+        "dest",
+        "dist",
+        "dwell_s",
+        "dx",
+        "dy",
+        "forced",
+        "guided",
+        "id",
+        "misses",
+        "node",
+        "occupancy",
+        "park_dist",
+        "prev",
+        "s0",
+        "searching",
+        "seg",
+        "t_arrival",
+        "target",
+    )
+
+    def __init__(
+        self, ident: int, dest: int, dx: float, dy: float, guided: bool, t_arrival: float, dwell_s: float
+    ) -> None:
+        self.id = ident
+        self.dest = dest  # destination face
+        self.dx, self.dy = dx, dy  # destination point (the face's middle)
+        self.guided = guided
+        self.t_arrival = t_arrival
+        self.dwell_s = dwell_s
+        self.node = 0  # the node the driver is heading for
+        self.prev = 0  # the node the driver came from
+        self.seg = 0
+        self.dist = 0.0  # metres driven up to the last node passed
+        self.d0 = 0.0  # the direct approach: who parks before driving past it did not search
+        self.s0 = 0.0  # where the route enters the search radius: a search is counted from here
+        self.forced = -1  # the destination face, entered right after the approach face
+        self.target = NO_BAY
+        self.misses = 0
+        self.searching = False
+        self.bay = NO_BAY
+        self.park_dist = 0.0
+        self.occupancy = 0.0  # search-area occupancy when the driver arrived
+
+
+class Rules:
+    """The search parameters in the units the hot path uses (metres, seconds)."""
+
+    __slots__ = ("base", "cap", "give_up_m", "growth_per_m", "head_fraction", "notice", "radius", "speed")
+
+    def __init__(self, search: Search) -> None:
+        self.speed = search.speed_kmh / 3.6
+        self.base = search.accepted_base_m
+        # A grows per minute searched; at a constant speed that is per metre searched.
+        self.growth_per_m = search.accepted_growth_m_per_min / (self.speed * 60.0)
+        self.cap = search.accepted_max_m
+        self.head_fraction = search.head_for_destination_fraction
+        self.notice = search.notice_probability
+        self.give_up_m = search.give_up_min * 60.0 * self.speed
+        self.radius = search.search_radius_m
+
+    def accepted(self, search_m: float) -> float:
+        """A(t) = base + growth × time searched, capped."""
+        return min(self.base + self.growth_per_m * max(search_m, 0.0), self.cap)
+
+
+def entry_distance(x0: float, y0: float, x1: float, y1: float, dx: float, dy: float, radius: float) -> float:
+    """How far along the line from (x0, y0) to (x1, y1) it first comes within ``radius`` of (dx, dy).
+
+    The length of the line if it never does.
+    """
+    length = math.hypot(x1 - x0, y1 - y0)
+    if length <= 0:
+        return 0.0
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    wx, wy = x0 - dx, y0 - dy
+    wu = wx * ux + wy * uy
+    disc = wu * wu - (wx * wx + wy * wy) + radius * radius
+    if disc < 0:
+        return length
+    first = -wu - math.sqrt(disc)
+    if first > length or -wu + math.sqrt(disc) < 0:
+        return length
+    return max(first, 0.0)
+
+
+def cruise_step(
+    net: Network, node: int, prev: int, dx: float, dy: float, accepted: float, rules: Rules, u: Uniforms
+) -> tuple[int, int]:
+    """The next (node, face) of an unguided driver standing at ``node``."""
+    options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
+    if len(options) == 1:
+        return options[0]
+    node_x, node_y = net.node_x, net.node_y
+    if math.hypot(node_x[node] - dx, node_y[node] - dy) > rules.head_fraction * accepted:
+        best: list[tuple[int, int]] = []
+        best_d = math.inf
+        for option in options:
+            d = math.hypot(node_x[option[0]] - dx, node_y[option[0]] - dy)
+            if d < best_d - 1e-6:
+                best, best_d = [option], d
+            elif d <= best_d + 1e-6:
+                best.append(option)
+        options = best
+        if len(options) == 1:
+            return options[0]
+    return options[int(u() * len(options))]
+
+
+def route_step(net: Network, node: int, prev: int, target_seg: int, u: Uniforms) -> tuple[int, int]:
+    """The next (node, face) towards a target face: onto it if it starts here, else the closest turn."""
+    a, b = net.seg_a[target_seg], net.seg_b[target_seg]
+    if node == a:
+        return b, target_seg
+    if node == b:
+        return a, target_seg
+    options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
+    if len(options) == 1:
+        return options[0]
+    node_x, node_y = net.node_x, net.node_y
+    ax, ay, bx, by = node_x[a], node_y[a], node_x[b], node_y[b]
+    best: list[tuple[int, int]] = []
+    best_d = math.inf
+    for option in options:
+        x, y = node_x[option[0]], node_y[option[0]]
+        d = min(abs(x - ax) + abs(y - ay), abs(x - bx) + abs(y - by))
+        if d < best_d - 1e-6:
+            best, best_d = [option], d
+        elif d <= best_d + 1e-6:
+            best.append(option)
+    return best[0] if len(best) == 1 else best[int(u() * len(best))]
+
+
+class GuidanceServer:
+    """The system's view of the bays and the recommendations it has handed out.
+
+    ``view`` holds sensor readings as the system knows them: each reading reaches it ``latency_s``
+    after the sensor saw the change. A bay is offered when the view shows it free and no other guided
+    driver holds it. ``seg_avail`` counts offerable bays per face so that full faces are skipped.
+    """
+
+    def __init__(self, net: Network, latency_s: float, radius_m: float) -> None:
+        self.net = net
+        self.latency_s = latency_s
+        self.radius_m = radius_m
+        self.view = bytearray(net.n_bays)
+        self.reserved = [NO_BAY] * net.n_bays
+        self.held_at = [0.0] * net.n_bays
+        self.seg_avail = [len(bays) for bays in net.seg_bays]
+        self.pending: deque[tuple[float, int, int]] = deque()
+        self._nearby: dict[int, tuple[array[float], array[int]]] = {}
+        ax = np.array([net.node_x[a] for a in net.seg_a])
+        ay = np.array([net.node_y[a] for a in net.seg_a])
+        bx = np.array([net.node_x[b] for b in net.seg_b])
+        by = np.array([net.node_y[b] for b in net.seg_b])
+        self._ends = (ax, ay, bx, by)
+        # how far a face's bays lie from its centre line: distance to the line minus this is a lower bound
+        seg = np.array(net.bay_seg)
+        beside = point_segment_distance(
+            np.array(net.bay_x), np.array(net.bay_y), ax[seg], ay[seg], bx[seg], by[seg]
+        )
+        self._offset = np.zeros(net.n_segments)
+        np.maximum.at(self._offset, seg, beside)
+        # faces bucketed by the cell of their middle, so a destination looks only at the cells around it
+        mid_x, mid_y = (ax + bx) / 2, (ay + by) / 2
+        self._cell = max(radius_m, 1.0)
+        longest = float(np.hypot(bx - ax, by - ay).max()) if net.n_segments else 0.0
+        self._reach = math.ceil((radius_m + longest / 2 + float(self._offset.max(initial=0.0))) / self._cell)
+        cells: dict[tuple[int, int], list[int]] = {}
+        for face in range(net.n_segments):
+            if net.seg_bays[face]:
+                key = (int(mid_x[face] // self._cell), int(mid_y[face] // self._cell))
+                cells.setdefault(key, []).append(face)
+        self._cells = {key: np.array(faces) for key, faces in cells.items()}
+
+    def reading(self, t: float, bay: int, occupied: int) -> None:
+        """A sensor reading changed at ``t``; the system learns of it ``latency_s`` later."""
+        if self.latency_s <= 0:
+            self._apply(bay, occupied)
+            return
+        self.pending.append((t, bay, occupied))
+        self.catch_up(t)
+
+    def catch_up(self, t: float) -> None:
+        pending, horizon = self.pending, t - self.latency_s
+        while pending and pending[0][0] <= horizon:
+            _, bay, occupied = pending.popleft()
+            self._apply(bay, occupied)
+
+    def _apply(self, bay: int, occupied: int) -> None:
+        self.view[bay] = occupied
+        holder = self.reserved[bay]
+        if holder == HELD:
+            self.reserved[bay] = NO_BAY
+            if not occupied:
+                self.seg_avail[self.net.bay_seg[bay]] += 1
+        elif holder == NO_BAY:
+            self.seg_avail[self.net.bay_seg[bay]] += -1 if occupied else 1
+
+    def set_latency(self, t: float, latency_s: float) -> None:
+        self.latency_s = latency_s
+        self.catch_up(t)
+        if latency_s <= 0:
+            while self.pending:
+                _, bay, occupied = self.pending.popleft()
+                self._apply(bay, occupied)
+
+    def reserve(self, bay: int, driver: int) -> None:
+        self.reserved[bay] = driver
+        if not self.view[bay]:
+            self.seg_avail[self.net.bay_seg[bay]] -= 1
+
+    def release(self, bay: int) -> None:
+        if self.reserved[bay] >= 0:
+            self.reserved[bay] = NO_BAY
+            if not self.view[bay]:
+                self.seg_avail[self.net.bay_seg[bay]] += 1
+
+    def hold(self, bay: int, t: float) -> None:
+        """Keep a recommended bay off offer until its next reading (or until a car leaves it).
+
+        Used when the guided driver parks on it and when the driver finds it taken (a miss).
+        """
+        if self.reserved[bay] >= 0:
+            if self.view[bay]:
+                self.reserved[bay] = NO_BAY
+            else:
+                self.reserved[bay] = HELD
+                self.held_at[bay] = t
+
+    def forget(self, bay: int, since: float) -> None:
+        """A miss report expires: offer the bay again unless something else holds it now."""
+        if self.reserved[bay] == HELD and self.held_at[bay] == since:
+            self.reserved[bay] = NO_BAY
+            if not self.view[bay]:
+                self.seg_avail[self.net.bay_seg[bay]] += 1
+
+    def unhold(self, bay: int) -> None:
+        """The car on a held bay has left (its reading may never have changed: a missed detection)."""
+        if self.reserved[bay] == HELD:
+            self.reserved[bay] = NO_BAY
+            if not self.view[bay]:
+                self.seg_avail[self.net.bay_seg[bay]] += 1
+
+    def nearest(self, t: float, driver: Driver) -> int:
+        """Recommend and reserve the offerable bay nearest to the driver's destination (or NO_BAY)."""
+        self.catch_up(t)
+        nearby = self._nearby.get(driver.dest)
+        if nearby is None:
+            nearby = self._faces_near(driver.dx, driver.dy)
+            self._nearby[driver.dest] = nearby
+        seg_avail, seg_bays, view, reserved = self.seg_avail, self.net.seg_bays, self.view, self.reserved
+        bay_x, bay_y, dx, dy = self.net.bay_x, self.net.bay_y, driver.dx, driver.dy
+        best, best_d = NO_BAY, self.radius_m + 1e-9
+        for lower_bound, s in zip(*nearby, strict=True):
+            if lower_bound > best_d:
+                break
+            if seg_avail[s] <= 0:
+                continue
+            for bay in seg_bays[s]:
+                if not view[bay] and reserved[bay] == NO_BAY:
+                    d = math.hypot(bay_x[bay] - dx, bay_y[bay] - dy)
+                    if d < best_d:
+                        best, best_d = bay, d
+        if best != NO_BAY:
+            self.reserve(best, driver.id)
+        return best
+
+    def _faces_near(self, x: float, y: float) -> tuple[array[float], array[int]]:
+        """Faces whose bays may lie within the radius, nearest first, with a lower bound of the distance."""
+        cx, cy, reach = int(x // self._cell), int(y // self._cell), self._reach
+        found = [
+            self._cells[key]
+            for i in range(cx - reach, cx + reach + 1)
+            for j in range(cy - reach, cy + reach + 1)
+            if (key := (i, j)) in self._cells
+        ]
+        if not found:
+            return array("d"), array("l")
+        faces = np.sort(np.concatenate(found))
+        ends = tuple(e[faces] for e in self._ends)
+        lower = np.maximum(point_segment_distance(x, y, *ends) - self._offset[faces], 0.0)
+        keep = np.flatnonzero(lower <= self.radius_m)
+        order = keep[np.argsort(lower[keep], kind="stable")]
+        return array("d", lower[order].tolist()), array("l", faces[order].tolist())
