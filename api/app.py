@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from api.broadcast import Broadcaster
 from api.deps import Services
 from api.livefeed import LiveFeed
-from api.routes import dashboard, figures, health, sites, stream
+from api.routes import dashboard, figures, health, history, sites, stream
 from api.settings import ApiSettings
 from parking.queries import latest_states
 from parking.registry import Registry, load_registry
@@ -65,9 +65,12 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             feed = LiveFeed(settings, live, broadcaster)
             feed.start()
             app.state.services = Services(settings, registry, store, live, broadcaster, feed)
+            app.state.rollups = rollups = history.RollupKeeper(store, registry)
+            await rollups.start()
             try:
                 yield
             finally:
+                await rollups.stop()
                 feed.stop()
 
     app = FastAPI(
@@ -101,6 +104,15 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"detail": "; ".join(problems), "errors": exc.errors()}, status_code=422)
 
-    for router in (sites.router, stream.router, figures.router, health.router, dashboard.router):
+    app.add_exception_handler(StoreError, history.store_error_handler)
+
+    for router in (
+        sites.router,
+        history.router,
+        stream.router,
+        figures.router,
+        health.router,
+        dashboard.router,
+    ):
         app.include_router(router)
     return app
