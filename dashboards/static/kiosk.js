@@ -1,92 +1,676 @@
-// Parklotse kiosk page: draws the bay map once, then applies live changes from the SSE stream,
-// redrawing at most twice a second. No request leaves the host.
+// Parklotse kiosk page. Draws every panel once, then keeps them live from the API's SSE stream.
+// Drawing is throttled to at most twice a second, every buffer is bounded, and the stream
+// reconnects by itself (an API restart ends in a fresh snapshot). No request leaves the host.
 "use strict";
 
 const TEXT = {
-  de: { title: "Parken mit Sensoren", free: "frei", occupied: "belegt", unknown: "ohne Meldung",
-        connecting: "verbinde …", live: "live", stale: "keine Daten seit", minutes: "min", lang: "EN" },
-  en: { title: "Parking with sensors", free: "free", occupied: "occupied", unknown: "no report",
-        connecting: "connecting …", live: "live", stale: "no data for", minutes: "min", lang: "DE" },
+  de: {
+    title: "Parken mit Sensoren", free: "frei", occupied: "belegt", unknown: "keine Meldung", closed: "gesperrt",
+    free_of: "frei von", zone: "Zone", connecting: "verbinde …", live: "Live", last_report: "letzte Meldung vor",
+    offline: "Verbindung unterbrochen – verbinde neu", no_reports: "noch keine Meldung",
+    sensors_ok: "Sensoren: alle {n} melden", sensors_some: "Sensoren: {ok} von {n} melden",
+    battery_low: "{n} × Batterie schwach", kpi_title: "Mit und ohne Sensoren", model_estimate: "Modellrechnung",
+    without_sensors: "Ohne Sensoren", with_sensors: "Mit Sensoren", searching_now: "suchen gerade einen Platz",
+    per_search: "Ø Suche", saved_today: "Heute eingespart (Simulation)", min_search: "Minuten Suche",
+    km_driven: "km Suchfahrt", kg_co2: "kg CO₂",
+    estimate_note: "≈ Modellschätzung der Simulation, keine Messung.", source: "Quellen",
+    no_data: "keine Daten", no_history: "keine Daten", now: "jetzt",
+    occ_title: "Belegung, letzte 24 Stunden", heat_title: "Typische Woche: Belegung je Tag und Stunde",
+    occupancy: "Belegung", oclock: " Uhr", search_line: "ab etwa 85 % beginnt die Parksuche", weeks: "letzte {n} Wochen", lang: "EN",
+    s: "s", min: "min", h: "h", d: "Tagen",
+    weekdays: ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"],
+  },
+  en: {
+    title: "Parking with sensors", free: "free", occupied: "occupied", unknown: "no report", closed: "closed",
+    free_of: "free of", zone: "Zone", connecting: "connecting …", live: "Live", last_report: "last report",
+    offline: "connection lost – reconnecting", no_reports: "no report yet",
+    sensors_ok: "Sensors: all {n} reporting", sensors_some: "Sensors: {ok} of {n} reporting",
+    battery_low: "{n} × battery low", kpi_title: "With and without sensors", model_estimate: "Model estimate",
+    without_sensors: "Without sensors", with_sensors: "With sensors", searching_now: "searching for a space now",
+    per_search: "avg. search", saved_today: "Saved today (simulation)", min_search: "minutes searching",
+    km_driven: "km driven searching", kg_co2: "kg CO₂",
+    estimate_note: "≈ model estimate from the simulation, not a measurement.", source: "Sources",
+    no_data: "no data", no_history: "no data", now: "now",
+    occ_title: "Occupancy, last 24 hours", heat_title: "Typical week: occupancy by day and hour",
+    occupancy: "Occupancy", oclock: ":00", search_line: "above about 85 % drivers start circling", weeks: "last {n} weeks", lang: "DE",
+    s: "s", min: "min", h: "h", d: "days",
+    weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+  },
 };
+
+const FLUSH_MS = 500;            // at most two redraws a second
+const OCC_SAMPLE_MS = 60_000;    // live occupancy point every minute
+const OCC_LIVE_MAX = 24 * 60;    // bounded: one day of live points
+const OCC_REFRESH_MS = 5 * 60_000;
+const HEAT_REFRESH_MS = 30 * 60_000;
+const KPI_POLL_MS = 30_000;      // only while no `kpi` event arrives on the stream
+const STALE_MS = 15 * 60_000;    // freshness badge turns amber
+const SILENT_MS = 6 * 3600_000;  // a sensor this quiet counts as not reporting (the API's default)
+const LOW_BATTERY_PCT = 20;
+const LOW_BATTERY_V = 3.2;
+const CARS_MAX = 16;
+const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
+const COLORS = { free: "#009E73", occupied: "#D55E00", unknown: "#8C8C8C", closed: "#000000", blue: "#0072B2" };
+const HEAT_SCALE = [[0, "#f7f4c8"], [0.25, "#fdd49e"], [0.5, "#fc8d59"], [0.75, "#d7301f"], [1, "#7f0000"]];
+
 const params = new URLSearchParams(location.search);
-let lang = params.get("lang") === "en" ? "en" : "de";
-const state = { site: params.get("site"), bays: new Map(), index: new Map(), style: {}, trace: 0,
-                dirty: false, lastEvent: 0, source: null };
+const K = {
+  lang: params.get("lang") === "en" ? "en" : "de",
+  site: params.get("site"),
+  kpiSite: params.get("kpi_site"),
+  siteName: "",
+  fig: null,                 // the map figure from the API (mutated in place and redrawn with react)
+  index: new Map(),          // bay id -> point index in the bay trace
+  zoneOf: new Map(),         // bay id -> zone
+  zones: [],
+  bays: new Map(),           // bay id -> latest bay state message
+  dirty: { map: false, occ: false, heat: false, kpi: false, text: false },
+  flushTimer: null, lastFlush: 0, drawing: false, revision: 0,
+  occHistory: null,          // {x: [], y: []} from the API, or null when it has none
+  occLive: { x: [], y: [] }, // bounded ring of live samples
+  heat: null, kpi: null, kpiAt: 0, kpiState: "loading",
+  es: null, connected: false, lostAt: null, retry: 0, retryTimer: null, connectingSince: 0,
+  pending: 3, ready: false, updates: 0, events: 0,
+};
+const $ = (id) => document.getElementById(id);
 
-function t(key) { return TEXT[lang][key] || key; }
-
-function applyLanguage() {
-  document.documentElement.lang = lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  document.getElementById("lang").textContent = t("lang");
-  updateFreshness();
+function t(key, vars) {
+  let s = TEXT[K.lang][key] ?? TEXT.de[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  return s;
 }
+function fmt(value, digits = 0) {
+  if (value === null || value === undefined || !Number.isFinite(Number(value))) return "–";
+  return new Intl.NumberFormat(K.lang === "de" ? "de-DE" : "en-GB",
+    { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(Number(value));
+}
+function setText(el, text) { if (el && el.textContent !== text) el.textContent = text; }
 
 async function getJSON(url) {
   const response = await fetch(url, { cache: "no-store" });
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  if (!response.ok) {
+    const error = new Error(`${url}: HTTP ${response.status}`);
+    error.status = response.status;
+    throw error;
+  }
   return response.json();
 }
 
+// ---------------------------------------------------------------- start-up
+
+// This script runs before plotly.min.js (deferred) has even downloaded: the data are fetched while the
+// browser compiles Plotly, and drawing starts once the document and Plotly are ready.
+function prefetch() {
+  const sites = getJSON("/api/v1/sites");
+  const site = sites.then((list) => {
+    if (!list.length) throw new Error("the API knows no sites");
+    const wanted = list.find((s) => s.id === K.site) || list.find((s) => s.id === "showroom") || list[0];
+    K.site = wanted.id;
+    return wanted;
+  });
+  const enc = () => encodeURIComponent(K.site);
+  return {
+    site,
+    figure: site.then(() => getJSON(`/api/v1/sites/${enc()}/figures/map`)),
+    bays: site.then(() => getJSON(`/api/v1/sites/${enc()}/bays`)),
+    occupancy: site.then(() => fetchOccupancy()).catch((err) => err),
+    heatmap: site.then(() => fetchHeatmap()).catch((err) => err),
+    kpis: site.then(() => fetchKpis()).catch((err) => err),
+  };
+}
+const BOOT = prefetch();
+// The promises that only feed optional panels must not count as unhandled while we wait for Plotly.
+for (const key of ["site", "figure", "bays"]) BOOT[key].catch(() => {});
+
 async function start() {
   applyLanguage();
-  document.getElementById("lang").addEventListener("click", () => { lang = lang === "de" ? "en" : "de"; applyLanguage(); });
-  const sites = await getJSON("/api/v1/sites");
-  if (!state.site) state.site = (sites.find((s) => s.id === "showroom") || sites[0]).id;
-  const site = sites.find((s) => s.id === state.site);
-  document.getElementById("site-name").textContent = site ? site.name : state.site;
-  const figure = await getJSON(`/api/v1/sites/${encodeURIComponent(state.site)}/figures/map`);
-  state.style = figure.status_style;
-  state.trace = figure.data.length - 1;
-  figure.data[state.trace].customdata.forEach((bay, i) => state.index.set(bay, i));
+  $("lang").addEventListener("click", toggleLanguage);
+  const summary = await BOOT.site;
+  K.siteName = summary.name;
+  setText($("site-name"), summary.name);
+  const [figure, bays] = await Promise.all([BOOT.figure, BOOT.bays]);
+  for (const bay of bays) {
+    K.zoneOf.set(bay.bay, bay.zone);
+    K.bays.set(bay.bay, bay);
+  }
+  K.zones = summary.zones.length ? summary.zones.map((z) => z.zone) : [...new Set(bays.map((b) => b.zone))].sort();
+  buildZoneTiles();
+  K.fig = figure;
+  figure.data[figure.bay_trace].customdata.forEach((bay, i) => K.index.set(bay, i));
+  figure.layout.datarevision = 0;
   await Plotly.newPlot("map", figure.data, figure.layout, figure.config);
+  drawCounts();
   connect();
-  setInterval(flush, 500);
-  setInterval(updateFreshness, 5000);
+  // The optional panels load on their own; each shows "keine Daten" until its endpoint answers.
+  loadOccupancy(BOOT.occupancy).finally(settled);
+  loadHeatmap(BOOT.heatmap).finally(settled);
+  loadKpis(BOOT.kpis).finally(settled);
+  sampleOccupancy();
+  setInterval(sampleOccupancy, OCC_SAMPLE_MS);
+  setInterval(loadOccupancy, OCC_REFRESH_MS);
+  setInterval(loadHeatmap, HEAT_REFRESH_MS);
+  setInterval(() => { if (Date.now() - K.kpiAt > KPI_POLL_MS) loadKpis(); }, KPI_POLL_MS);
+  setInterval(tick, 1000);
+  tick();
 }
+
+function settled() {
+  K.pending -= 1;
+  if (K.pending === 0) {
+    // Ready once every panel has drawn once (with data or with "keine Daten").
+    flush().then(() => {
+      K.ready = true;
+      performance.mark("kiosk-ready");
+      document.body.dataset.ready = "1";
+    });
+  }
+}
+
+// ---------------------------------------------------------------- language
+
+function applyLanguage() {
+  document.documentElement.lang = K.lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => setText(el, t(el.dataset.i18n)));
+  setText($("lang"), t("lang"));
+  for (const key of Object.keys(K.dirty)) K.dirty[key] = true;
+  if (K.fig) { buildZoneTiles(); scheduleFlush(); }
+  tick();
+}
+
+function toggleLanguage() {
+  K.lang = K.lang === "de" ? "en" : "de";
+  const url = new URL(location.href);
+  if (K.lang === "en") url.searchParams.set("lang", "en"); else url.searchParams.delete("lang");
+  history.replaceState(null, "", url);
+  applyLanguage();
+}
+
+// ---------------------------------------------------------------- live stream
 
 function connect() {
-  // EventSource reconnects by itself and sends Last-Event-ID, so an API restart heals on its own.
-  const source = new EventSource(`/api/v1/stream?site=${encodeURIComponent(state.site)}`);
-  source.addEventListener("snapshot", (e) => {
-    state.bays.clear();
-    for (const bay of JSON.parse(e.data).bays) state.bays.set(bay.bay, bay);
-    touch();
-  });
-  source.addEventListener("bay", (e) => { const bay = JSON.parse(e.data); state.bays.set(bay.bay, bay); touch(); });
-  source.onerror = () => { document.getElementById("freshness").textContent = t("connecting"); };
-  state.source = source;
+  clearTimeout(K.retryTimer);
+  if (K.es) K.es.close();
+  K.connectingSince = Date.now();
+  // EventSource sends Last-Event-ID when it reconnects by itself; after an API restart the id is
+  // from another epoch and the API answers with a fresh snapshot.
+  const es = new EventSource(`/api/v1/stream?site=${encodeURIComponent(K.site)}`);
+  K.es = es;
+  es.addEventListener("open", () => { K.connected = true; K.lostAt = null; K.retry = 0; tick(); });
+  es.addEventListener("snapshot", (e) => onSnapshot(JSON.parse(e.data)));
+  es.addEventListener("bay", (e) => onBay(JSON.parse(e.data)));
+  es.addEventListener("kpi", (e) => onKpi(JSON.parse(e.data)));
+  es.onerror = () => {
+    K.connected = false;
+    if (K.lostAt === null) K.lostAt = Date.now();
+    tick();
+    // A network error while reconnecting leaves it CONNECTING (the browser retries); an HTTP error
+    // closes it for good, so we retry ourselves, backing off to ten seconds.
+    if (es.readyState === EventSource.CLOSED) scheduleReconnect();
+  };
 }
 
-function touch() { state.dirty = true; state.lastEvent = Date.now(); }
+function scheduleReconnect() {
+  clearTimeout(K.retryTimer);
+  const delay = Math.min(10_000, 500 * 2 ** K.retry);
+  K.retry = Math.min(K.retry + 1, 5);
+  K.retryTimer = setTimeout(connect, delay);
+}
 
-function flush() {
-  if (!state.dirty) return;
-  state.dirty = false;
-  const n = state.index.size;
-  const colors = new Array(n).fill(state.style.unknown.color);
-  const symbols = new Array(n).fill(state.style.unknown.symbol);
-  const counts = { free: 0, occupied: 0, unknown: 0, closed: 0 };
-  for (const [bay, i] of state.index) {
-    const status = (state.bays.get(bay) || { status: "unknown" }).status;
-    counts[status] = (counts[status] || 0) + 1;
-    colors[i] = state.style[status].color;
-    symbols[i] = state.style[status].symbol;
+function onSnapshot(data) {
+  let unknownBay = false;
+  K.bays.clear();
+  for (const bay of data.bays) {
+    if (bay.site && bay.site !== K.site) continue;
+    if (!K.index.has(bay.bay)) unknownBay = true;
+    K.bays.set(bay.bay, bay);
   }
-  Plotly.restyle("map", { "marker.color": [colors], "marker.symbol": [symbols] }, [state.trace]);
-  for (const key of ["free", "occupied", "unknown"]) document.getElementById(`n-${key}`).textContent = counts[key];
-  document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
-  updateFreshness();
+  // The site's bays changed under us (new site file after a restart): start over.
+  if (unknownBay) { location.reload(); return; }
+  K.connected = true;
+  K.lostAt = null;
+  touch();
 }
 
-function updateFreshness() {
-  const badge = document.getElementById("freshness");
-  if (!state.lastEvent) { badge.textContent = t("connecting"); return; }
-  const newest = Math.max(...[...state.bays.values()].map((b) => Date.parse(b.last_seen || 0) || 0), 0);
-  const ageMin = newest ? (Date.now() - newest) / 60000 : Infinity;
-  const stale = ageMin > 15;
-  badge.classList.toggle("stale", stale);
-  badge.textContent = stale && Number.isFinite(ageMin) ? `${t("stale")} ${Math.round(ageMin)} ${t("minutes")}` : t("live");
+function onBay(bay) {
+  if (bay.site && bay.site !== K.site) return;
+  if (!K.index.has(bay.bay)) return;
+  K.bays.set(bay.bay, bay);
+  K.events += 1;
+  touch();
 }
 
-start().catch((err) => { console.error(err); setTimeout(() => location.reload(), 5000); });
+function touch() { K.dirty.map = true; scheduleFlush(); }
+
+function scheduleFlush() {
+  if (K.flushTimer !== null || !K.fig) return;
+  const wait = Math.max(0, K.lastFlush + FLUSH_MS - performance.now());
+  K.flushTimer = setTimeout(() => { K.flushTimer = null; flush(); }, wait);
+}
+
+async function flush() {
+  if (K.drawing) { scheduleFlush(); return; }
+  K.drawing = true;
+  K.lastFlush = performance.now();
+  try {
+    if (K.dirty.map) { K.dirty.map = false; await drawMap(); drawCounts(); }
+    if (K.dirty.occ) { K.dirty.occ = false; await drawOccupancy(); }
+    if (K.dirty.heat) { K.dirty.heat = false; await drawHeatmap(); }
+    if (K.dirty.kpi) { K.dirty.kpi = false; drawKpis(); }
+    K.updates += 1;
+    document.body.dataset.updates = String(K.updates);
+  } catch (err) {
+    console.error(err);
+  } finally {
+    K.drawing = false;
+  }
+}
+
+// ---------------------------------------------------------------- map, counts, zones, badges
+
+function statusOf(bayId) {
+  const bay = K.bays.get(bayId);
+  return bay ? bay.status : "unknown";
+}
+
+function drawMap() {
+  const fig = K.fig;
+  const style = fig.status_style;
+  const trace = fig.data[fig.bay_trace];
+  const n = trace.customdata.length;
+  const colors = new Array(n);
+  const symbols = new Array(n);
+  const rings = {};
+  for (const status of Object.keys(fig.fill_traces)) rings[status] = { x: [], y: [] };
+  for (let i = 0; i < n; i++) {
+    const bayId = trace.customdata[i];
+    const status = style[statusOf(bayId)] ? statusOf(bayId) : "unknown";
+    colors[i] = style[status].color;
+    symbols[i] = style[status].symbol;
+    const polygon = fig.polygons[bayId];
+    const ring = rings[status];
+    if (polygon && ring) {
+      if (ring.x.length) { ring.x.push(null); ring.y.push(null); }
+      for (let j = 0; j < polygon.x.length; j++) { ring.x.push(polygon.x[j]); ring.y.push(polygon.y[j]); }
+    }
+  }
+  trace.marker.color = colors;
+  trace.marker.symbol = symbols;
+  for (const [status, index] of Object.entries(fig.fill_traces)) {
+    fig.data[index].x = rings[status].x;
+    fig.data[index].y = rings[status].y;
+  }
+  fig.layout.datarevision = ++K.revision;
+  return Plotly.react("map", fig.data, fig.layout, fig.config);
+}
+
+function countStatuses() {
+  const total = { free: 0, occupied: 0, unknown: 0, closed: 0 };
+  const zones = new Map(K.zones.map((z) => [z, { free: 0, occupied: 0, unknown: 0, closed: 0, total: 0 }]));
+  for (const bayId of K.index.keys()) {
+    const status = statusOf(bayId);
+    total[status] = (total[status] || 0) + 1;
+    const zone = zones.get(K.zoneOf.get(bayId));
+    if (zone) { zone[status] = (zone[status] || 0) + 1; zone.total += 1; }
+  }
+  return { total, zones };
+}
+
+function drawCounts() {
+  const { total, zones } = countStatuses();
+  setText($("n-free"), fmt(total.free));
+  setText($("n-total"), fmt(K.index.size));
+  setText($("n-occupied"), fmt(total.occupied));
+  setText($("n-unknown"), fmt(total.unknown));
+  for (const [zone, c] of zones) {
+    const tile = document.querySelector(`.zone[data-zone="${CSS.escape(zone)}"]`);
+    if (!tile) continue;
+    setText(tile.querySelector(".zfree"), fmt(c.free));
+    setText(tile.querySelector(".ztotal"), `/ ${fmt(c.total)}`);
+    tile.classList.toggle("full", c.free === 0 && c.occupied > 0);
+    for (const status of ["free", "occupied", "unknown", "closed"]) {
+      const width = c.total ? `${(100 * c[status]) / c.total}%` : "0%";
+      const seg = tile.querySelector(`.seg.${status}`);
+      if (seg.style.width !== width) seg.style.width = width;
+    }
+  }
+  tickHealth();
+}
+
+function zoneLabel(zone) {
+  // Short codes ("A", "B2") read better as "Zone A"; names ("Innenstadt") stand alone.
+  return /^[A-Z0-9]{1,3}$/.test(zone) ? `${t("zone")} ${zone}` : zone;
+}
+
+function buildZoneTiles() {
+  const box = $("zones");
+  box.replaceChildren();
+  box.classList.toggle("many", K.zones.length > 4);
+  for (const zone of K.zones) {
+    const tile = document.createElement("div");
+    tile.className = "zone";
+    tile.dataset.zone = zone;
+    tile.innerHTML = `<div class="zname"></div>
+      <div class="zcount"><span class="zfree">–</span> <span class="ztotal">/ –</span> <span class="zword"></span></div>
+      <div class="zbar"><div class="seg free"></div><div class="seg occupied"></div><div class="seg unknown"></div><div class="seg closed"></div></div>`;
+    tile.querySelector(".zname").textContent = zoneLabel(zone);
+    tile.querySelector(".zword").textContent = t("free");
+    box.appendChild(tile);
+  }
+  if (K.fig) drawCounts();
+}
+
+function newestReportMs() {
+  let newest = 0;
+  for (const bay of K.bays.values()) {
+    const seen = Date.parse(bay.last_seen || bay.since || "") || 0;
+    if (seen > newest) newest = seen;
+  }
+  return newest;
+}
+
+function ago(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 90) return `${s} ${t("s")}`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} ${t("min")}`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} ${t("h")}`;
+  return `${Math.round(s / 86400)} ${t("d")}`;
+}
+
+function badge(el, level, text) {
+  if (el.dataset.level !== level) { el.className = `badge ${level}`; el.dataset.level = level; }
+  setText(el.querySelector(".txt"), text);
+}
+
+function tickFreshness() {
+  const el = $("freshness");
+  if (!K.connected) {
+    // A short blip stays "connecting"; after three seconds without the stream the screen says so.
+    const lost = K.lostAt !== null && Date.now() - K.lostAt > 3000;
+    badge(el, lost ? "bad" : "connecting", lost ? t("offline") : t("connecting"));
+    return;
+  }
+  const newest = newestReportMs();
+  if (!newest) { badge(el, "warn", `${t("live")} · ${t("no_reports")}`); return; }
+  const age = Date.now() - newest;
+  const text = K.lang === "de" ? `${t("live")} · ${t("last_report")} ${ago(age)}` : `${t("live")} · ${t("last_report")} ${ago(age)} ago`;
+  badge(el, age > STALE_MS ? "warn" : "ok", text);
+}
+
+function tickHealth() {
+  const now = Date.now();
+  let reporting = 0;
+  let lowBattery = 0;
+  for (const bayId of K.index.keys()) {
+    const bay = K.bays.get(bayId);
+    if (!bay) continue;
+    const seen = Date.parse(bay.last_seen || "") || 0;
+    if (bay.status !== "unknown" && seen && now - seen < SILENT_MS) reporting += 1;
+    const pct = bay.battery_pct;
+    const volts = bay.battery_v;
+    if ((pct !== null && pct !== undefined && pct < LOW_BATTERY_PCT)
+        || ((pct === null || pct === undefined) && volts !== null && volts !== undefined && volts < LOW_BATTERY_V)) {
+      lowBattery += 1;
+    }
+  }
+  const n = K.index.size;
+  let text = reporting === n ? t("sensors_ok", { n: fmt(n) }) : t("sensors_some", { ok: fmt(reporting), n: fmt(n) });
+  if (lowBattery) text += ` · ${t("battery_low", { n: fmt(lowBattery) })}`;
+  const level = reporting < n * 0.5 ? "bad" : reporting < n || lowBattery ? "warn" : "ok";
+  badge($("health"), level, text);
+}
+
+function tick() {
+  setText($("clock"), new Date().toLocaleTimeString(K.lang === "de" ? "de-DE" : "en-GB", { hour: "2-digit", minute: "2-digit" }));
+  tickFreshness();
+  if (K.fig) tickHealth();
+  // A stream stuck connecting for half a minute is replaced by a new one.
+  const now = Date.now();
+  if (K.es && !K.connected && K.es.readyState === EventSource.CONNECTING && K.lostAt !== null
+      && now - K.lostAt > 30_000 && now - K.connectingSince > 30_000) {
+    connect();
+  }
+}
+
+// ---------------------------------------------------------------- occupancy (last 24 h)
+
+// An endpoint that failed (503 while its rollup is built, 404 before it exists) is asked again in a
+// minute instead of at its regular refresh; one pending retry per loader.
+const RETRY_MS = 60_000;
+const retries = new Map();
+function retrySoon(loader) {
+  if (retries.has(loader)) return;
+  retries.set(loader, setTimeout(() => { retries.delete(loader); loader(); }, RETRY_MS));
+}
+
+function fetchOccupancy() {
+  const end = new Date();
+  const startAt = new Date(end.getTime() - 24 * 3600_000);
+  const q = new URLSearchParams({ start: startAt.toISOString(), end: end.toISOString(), every: "15m" });
+  return getJSON(`/api/v1/sites/${encodeURIComponent(K.site)}/occupancy?${q}`);
+}
+
+async function loadOccupancy(pending) {
+  try {
+    const data = await (pending || fetchOccupancy());
+    if (data instanceof Error) throw data;
+    const x = [];
+    const y = [];
+    for (const p of data.points || []) {
+      x.push(new Date(p.time));
+      y.push(p.occupancy === null || p.occupancy === undefined ? null : 100 * p.occupancy);
+    }
+    K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
+    if (K.occHistory) {
+      // Live samples the history now covers are dropped, so the two lines never overlap.
+      const last = x[x.length - 1].getTime();
+      while (K.occLive.x.length && K.occLive.x[0].getTime() <= last) { K.occLive.x.shift(); K.occLive.y.shift(); }
+    }
+  } catch (err) {
+    K.occHistory = null;
+    retrySoon(loadOccupancy);
+  }
+  K.dirty.occ = true;
+  scheduleFlush();
+}
+
+function liveOccupancy() {
+  const { total } = countStatuses();
+  const reporting = total.free + total.occupied;
+  return reporting ? (100 * total.occupied) / reporting : null;
+}
+
+function sampleOccupancy() {
+  const value = liveOccupancy();
+  if (value === null) return;
+  K.occLive.x.push(new Date());
+  K.occLive.y.push(value);
+  if (K.occLive.x.length > OCC_LIVE_MAX) { K.occLive.x.shift(); K.occLive.y.shift(); }
+  K.dirty.occ = true;
+  scheduleFlush();
+}
+
+function drawOccupancy() {
+  const now = Date.now();
+  const current = liveOccupancy();
+  setText($("occ-now"), current === null ? "–" : `${fmt(current)} %`);
+  const hasHistory = K.occHistory !== null;
+  $("occ-card").dataset.state = hasHistory || K.occLive.x.length > 1 ? "ok" : "nodata";
+  const hist = K.occHistory || { x: [], y: [] };
+  const data = [
+    { type: "scatter", mode: "lines", x: hist.x, y: hist.y, name: "history", fill: "tozeroy", connectgaps: false,
+      line: { color: COLORS.blue, width: 4 }, fillcolor: "rgba(0,114,178,0.18)", hoverinfo: "skip" },
+    { type: "scatter", mode: "lines", x: K.occLive.x, y: K.occLive.y, name: "live", fill: "tozeroy",
+      line: { color: COLORS.blue, width: 4 }, fillcolor: "rgba(0,114,178,0.18)", hoverinfo: "skip" },
+    { type: "scatter", mode: "markers", x: current === null ? [] : [new Date(now)], y: current === null ? [] : [current],
+      name: "now", marker: { size: 18, color: COLORS.blue, line: { color: "#fff", width: 3 } }, hoverinfo: "skip" },
+  ];
+  const layout = {
+    margin: { l: 70, r: 20, t: 10, b: 40 }, showlegend: false, font: { family: FONT, size: 18, color: "#1d1d1b" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", hovermode: false,
+    xaxis: { type: "date", range: [new Date(now - 24 * 3600_000), new Date(now + 10 * 60_000)], tickformat: "%H:%M",
+             dtick: 4 * 3600_000, showgrid: false, fixedrange: true, linecolor: "#999" },
+    yaxis: { range: [0, 104], tickvals: [0, 50, 85], ticktext: ["0 %", "50 %", "85 %"], gridcolor: "#d8d8d8", fixedrange: true },
+    // The 85 % line: above it drivers start circling (research note §0/§7).
+    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 85, y1: 85, line: { color: COLORS.occupied, width: 2, dash: "dash" } }],
+    annotations: [{ xref: "paper", x: 0.01, y: 85, yanchor: "bottom", xanchor: "left", showarrow: false, text: t("search_line"),
+                    font: { size: 16, color: "#a33f00" }, bgcolor: "rgba(251,251,248,0.85)" }],
+    datarevision: ++K.revision,
+  };
+  return Plotly.react("occupancy", data, layout, { displayModeBar: false, staticPlot: true, responsive: true });
+}
+
+// ---------------------------------------------------------------- weekday × hour heatmap
+
+function fetchHeatmap() {
+  return getJSON(`/api/v1/sites/${encodeURIComponent(K.site)}/heatmap?weeks=4`);
+}
+
+async function loadHeatmap(pending) {
+  try {
+    const data = await (pending || fetchHeatmap());
+    if (data instanceof Error) throw data;
+    const values = (data.values || []).map((row) => row.map((v) => (v === null || v === undefined ? null : 100 * v)));
+    const any = values.some((row) => row.some((v) => v !== null));
+    K.heat = any ? { values, hours: data.hours || [...Array(24).keys()], weeks: data.weeks } : null;
+  } catch (err) {
+    K.heat = null;
+    retrySoon(loadHeatmap);
+  }
+  K.dirty.heat = true;
+  scheduleFlush();
+}
+
+function drawHeatmap() {
+  const card = $("heat-card");
+  card.dataset.state = K.heat ? "ok" : "nodata";
+  const days = t("weekdays");
+  const heat = K.heat || { values: days.map(() => new Array(24).fill(null)), hours: [...Array(24).keys()] };
+  const now = new Date();
+  const today = (now.getDay() + 6) % 7; // Monday first, as the API sends it
+  const data = [{
+    type: "heatmap", z: heat.values, x: heat.hours, y: days.slice(0, heat.values.length), zmin: 0, zmax: 100,
+    colorscale: HEAT_SCALE, xgap: 2, ygap: 2, hoverinfo: "skip",
+    colorbar: { thickness: 18, len: 1, tickvals: [0, 50, 100], ticktext: ["0 %", "50 %", "100 %"], tickfont: { size: 16 }, outlinewidth: 0 },
+  }];
+  const layout = {
+    margin: { l: 60, r: 10, t: 6, b: 36 }, font: { family: FONT, size: 18, color: "#1d1d1b" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+    xaxis: { tickvals: [0, 3, 6, 9, 12, 15, 18, 21], ticktext: ["0", "3", "6", "9", "12", "15", "18", "21"].map((h) => `${h}${t("oclock")}`),
+             fixedrange: true, showgrid: false },
+    yaxis: { autorange: "reversed", fixedrange: true, showgrid: false, dtick: 1, ticksuffix: " " },
+    // This hour of this weekday, framed.
+    shapes: K.heat === null ? [] : [{ type: "rect", x0: now.getHours() - 0.5, x1: now.getHours() + 0.5, y0: today - 0.5, y1: today + 0.5,
+               line: { color: COLORS.blue, width: 4 } }],
+    datarevision: ++K.revision,
+  };
+  return Plotly.react("heatmap", data, layout, { displayModeBar: false, staticPlot: true, responsive: true });
+}
+
+// ---------------------------------------------------------------- with / without sensors (model estimate)
+
+async function fetchKpis() {
+  // The simulator may run another site than the one on screen: then take its figures.
+  const sites = K.kpiSite ? [K.kpiSite] : [K.site, null];
+  let last = null;
+  for (const site of sites) {
+    try {
+      const data = await getJSON(site ? `/api/v1/kpis?site=${encodeURIComponent(site)}` : "/api/v1/kpis");
+      if (!K.kpiSite && data.site) K.kpiSite = data.site;
+      return data;
+    } catch (err) {
+      last = err;
+      if (err.status !== 404) break;
+    }
+  }
+  throw last;
+}
+
+async function loadKpis(pending) {
+  try {
+    const data = await (pending || fetchKpis());
+    if (data instanceof Error) throw data;
+    onKpi(data, true);
+  } catch (err) {
+    K.kpi = null;
+    K.dirty.kpi = true;
+    scheduleFlush();
+  }
+}
+
+function onKpi(data, polled = false) {
+  if (!polled && data.site && data.site !== (K.kpiSite || K.site)) return;
+  K.kpi = data;
+  K.kpiAt = Date.now();
+  K.dirty.kpi = true;
+  scheduleFlush();
+}
+
+function num(obj, ...keys) {
+  if (!obj) return null;
+  for (const key of keys) {
+    const v = obj[key];
+    if (v !== null && v !== undefined && Number.isFinite(Number(v))) return Number(v);
+  }
+  return null;
+}
+
+function drawCars(el, count) {
+  const key = count === null ? "none" : String(count);
+  if (el.dataset.count === key) return;
+  el.dataset.count = key;
+  el.replaceChildren();
+  if (count === null) { el.textContent = "–"; return; }
+  const shown = Math.min(Math.round(count), CARS_MAX);
+  for (let i = 0; i < shown; i++) {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 64 40");
+    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
+    use.setAttribute("href", "#car");
+    svg.appendChild(use);
+    el.appendChild(svg);
+  }
+  const label = document.createElement("span");
+  label.className = "count";
+  label.textContent = fmt(count);
+  el.appendChild(label);
+}
+
+function drawKpis() {
+  const k = K.kpi;
+  const card = $("kpi-card");
+  card.dataset.state = k ? "ok" : "nodata";
+  const now = k ? k.searching_now || {} : {};
+  drawCars($("cars-unguided"), num(now, "unguided"));
+  drawCars($("cars-guided"), num(now, "guided"));
+  const minutes = (v) => (v === null ? "–" : `≈ ${fmt(v, 1)} ${t("min")}`);
+  setText($("k-search-unguided"), minutes(num(k && k.unguided, "mean_search_min", "search_min")));
+  setText($("k-search-guided"), minutes(num(k && k.guided, "mean_search_min", "search_min")));
+  const saved = k ? k.saved_today || {} : {};
+  const approx = (v, d) => (v === null ? "–" : `≈ ${fmt(v, d)}`);
+  const savedMin = num(saved, "search_min");
+  const savedKm = num(saved, "km");
+  const savedCo2 = num(saved, "co2_kg");
+  setText($("k-saved-min"), approx(savedMin, savedMin !== null && savedMin < 10 ? 1 : 0));
+  setText($("k-saved-km"), approx(savedKm, 1));
+  setText($("k-saved-co2"), approx(savedCo2, 1));
+  const sources = k && Array.isArray(k.sources) ? k.sources.map((s) => s.label || s.url).filter(Boolean) : [];
+  setText($("k-sources"), sources.length ? sources.join(" · ") : "–");
+}
+
+// ---------------------------------------------------------------- test and bench hooks
+
+window.kiosk = {
+  state: K,
+  flush: () => flush(),
+  applyBay: onBay,
+  sampleOccupancy,
+  ready: () => K.ready,
+};
+
+document.addEventListener("DOMContentLoaded", () => {
+  start().catch((err) => {
+    console.warn("kiosk start failed, retrying:", err.message);
+    badge($("freshness"), "bad", t("offline"));
+    setTimeout(() => location.reload(), 5000);
+  });
+});

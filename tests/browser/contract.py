@@ -1,0 +1,103 @@
+"""Responses shaped like the endpoint contracts the kiosk codes against (occupancy, heatmap, KPIs,
+simulator control), for pages whose real endpoints are still being built or have no data yet.
+
+Routing a request through Playwright answers it inside the browser: nothing reaches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
+
+OCCUPANCY = "**/api/v1/sites/*/occupancy*"
+HEATMAP = "**/api/v1/sites/*/heatmap*"
+KPIS = "**/api/v1/kpis*"
+# URL parts of the endpoints above, for telling their expected 404s from real console errors.
+CONTRACT_PATHS = ("/occupancy", "/heatmap", "/api/v1/kpis", "/api/v1/simulator")
+SOURCE_LABEL = "start2park (Frankfurt UAS, GPS-Messung)"
+
+
+def occupancy(site: str, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    points = []
+    for i in range(96, 0, -1):
+        t = now - timedelta(minutes=15 * i)
+        points.append(
+            {
+                "time": t.isoformat().replace("+00:00", "Z"),
+                "occupancy": 0.55 + 0.35 * math.sin(i / 12) if i % 40 else None,
+                "reporting": 16,
+            }
+        )
+    return {"site": site, "zone": None, "every": "15m", "source": "influxdb", "points": points}
+
+
+def heatmap(site: str) -> dict[str, Any]:
+    values: list[list[float | None]] = []
+    for day in range(7):
+        row: list[float | None] = []
+        for hour in range(24):
+            peak = math.exp(-(((hour - 11) / 3.5) ** 2)) * (0.6 if day >= 5 else 1.0)
+            row.append(None if day == 6 and hour < 6 else round(min(1.0, 0.15 + 0.8 * peak), 3))
+        values.append(row)
+    weekdays = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"]
+    return {
+        "site": site,
+        "zone": None,
+        "weeks": 4,
+        "weekdays": weekdays,
+        "hours": list(range(24)),
+        "values": values,
+    }
+
+
+def kpis(site: str) -> dict[str, Any]:
+    return {
+        "site": site,
+        "model_estimate": True,
+        "guided": {"searches": 212, "mean_search_min": 1.2, "search_km": 41.0, "co2_g": 9553.0},
+        "unguided": {"searches": 188, "mean_search_min": 2.1, "search_km": 61.0, "co2_g": 14213.0},
+        "saved_today": {"search_min": 312.5, "km": 52.3, "co2_kg": 12.2},
+        "searching_now": {"guided": 4, "unguided": 11},
+        "sources": [
+            {"label": SOURCE_LABEL, "url": "https://example.org/start2park"},
+            {"label": "Destatis 2017: 179 g CO₂/km", "url": "https://example.org/destatis"},
+        ],
+        "factors": {"co2_g_per_search_km": {"value": 233.0, "source": "179 g/km × 1.3"}},
+    }
+
+
+def _site_of(url: str) -> str:
+    parts = url.split("/api/v1/sites/", 1)
+    if len(parts) == 2:
+        return parts[1].split("/", 1)[0]
+    return url.split("site=", 1)[1].split("&", 1)[0] if "site=" in url else "town-centre"
+
+
+def serve_contract_data(page: Page) -> None:
+    """Answer occupancy, heatmap and KPI requests with contract-shaped data."""
+
+    def fulfil(route: Route) -> None:
+        url = route.request.url
+        site = _site_of(url)
+        body = occupancy(site) if "/occupancy" in url else heatmap(site) if "/heatmap" in url else kpis(site)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    for pattern in (OCCUPANCY, HEATMAP, KPIS):
+        page.route(pattern, fulfil)
+
+
+def serve_contract_failures(page: Page) -> None:
+    """Occupancy and KPIs answer 503 (store down), the heatmap 404 (not built yet)."""
+
+    def fail(route: Route) -> None:
+        status = 404 if "/heatmap" in route.request.url else 503
+        route.fulfill(status=status, content_type="application/json", body=json.dumps({"detail": "not here"}))
+
+    for pattern in (OCCUPANCY, HEATMAP, KPIS):
+        page.route(pattern, fail)
