@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from api.broadcast import Broadcaster
 from api.deps import Services
 from api.livefeed import LiveFeed
-from api.routes import dashboard, figures, health, history, sites, stream
+from api.routes import dashboard, figures, health, history, simulator, sites, stream
 from api.settings import ApiSettings
+from api.simulators import SimulatorBook
 from parking.queries import latest_states
 from parking.registry import Registry, load_registry
 from parking.state import LiveState
@@ -62,9 +63,10 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 log.warning(
                     "could not read the current state from InfluxDB (%s); starting from the live feed", exc
                 )
-            feed = LiveFeed(settings, live, broadcaster)
+            simulators = SimulatorBook()
+            feed = LiveFeed(settings, live, broadcaster, simulators)
             feed.start()
-            app.state.services = Services(settings, registry, store, live, broadcaster, feed)
+            app.state.services = Services(settings, registry, store, live, broadcaster, feed, simulators)
             app.state.rollups = rollups = history.RollupKeeper(store, registry)
             await rollups.start()
             try:
@@ -109,6 +111,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
     for router in (
         sites.router,
         history.router,
+        simulator.router,
         stream.router,
         figures.router,
         health.router,

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.broadcast import Broadcaster
 from api.livefeed import LiveFeed
 from api.settings import ApiSettings
+from api.simulators import SimulatorBook
 from parking.events import NAME_PATTERN
 from parking.registry import Registry, Site
 from parking.state import BayState, LiveState
@@ -28,6 +29,7 @@ class Services:
     live: LiveState
     broadcaster: Broadcaster
     feed: LiveFeed
+    simulators: SimulatorBook
 
 
 def get_services(request: Request) -> Services:

@@ -16,6 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from api.broadcast import Broadcaster
 from api.settings import ApiSettings
+from api.simulators import SimulatorBook, kpi_view, parse_status
 from ingest.timestamps import TimestampError, parse_rfc3339
 from parking import topics
 from parking.events import BayStatus
@@ -43,10 +44,13 @@ def parse_state_message(topic: str, payload: bytes) -> BayState | None:
 
 
 class LiveFeed:
-    def __init__(self, settings: ApiSettings, live: LiveState, broadcaster: Broadcaster) -> None:
+    def __init__(
+        self, settings: ApiSettings, live: LiveState, broadcaster: Broadcaster, simulators: SimulatorBook
+    ) -> None:
         self.settings = settings
         self.live = live
         self.broadcaster = broadcaster
+        self.simulators = simulators
         self.connected = False
         self.messages = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -73,16 +77,33 @@ class LiveFeed:
         if reason.is_failure:
             log.error("broker refused the live feed's connection: %s", reason)
             return
-        client.subscribe(topics.STATE_FILTER, qos=1)
+        client.subscribe([(topics.STATE_FILTER, 1), (topics.SIMULATOR_STATUS_FILTER, 0)])
         self.connected = True
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: ReasonCode, _p: Any) -> None:
         self.connected = False
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        state = parse_state_message(message.topic, bytes(message.payload))
-        if state is not None and self._loop is not None:
+        if self._loop is None:
+            return
+        payload = bytes(message.payload)
+        state = parse_state_message(message.topic, payload)
+        if state is not None:
             self._loop.call_soon_threadsafe(self.apply, state)
+            return
+        simulator = parse_status(message.topic, payload)
+        if simulator is not None:
+            self._loop.call_soon_threadsafe(self.apply_simulator, *simulator)
+
+    def apply_simulator(self, site: str, status: dict[str, Any]) -> None:
+        self.simulators.update(site, status)
+        self.broadcaster.publish("kpi", kpi_view(site, status))
+
+    def publish(self, topic: str, payload: str) -> bool:
+        """Send a control message; False when the broker is not connected."""
+        if self._client is None or not self.connected:
+            return False
+        return self._client.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS
 
     def apply(self, state: BayState) -> None:
         self.messages += 1

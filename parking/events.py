@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -81,8 +83,13 @@ class BayReading:
 def ns_to_rfc3339(time_ns: int) -> str:
     """RFC 3339 UTC with millisecond precision, the form used on every outgoing topic and API field."""
     seconds, rest = divmod(time_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{rest // 1_000_000:03d}Z"
+    return f"{_second_stamp(seconds)}.{rest // 1_000_000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second_stamp(seconds: int) -> str:
+    # Readings arrive in bursts within the same seconds; formatting each second once is enough.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def datetime_to_ns(value: datetime) -> int:

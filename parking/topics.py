@@ -37,3 +37,23 @@ def split_state(topic: str) -> tuple[str, str] | None:
     if len(parts) == 4 and parts[0] == "parking" and parts[1] == "state":
         return parts[2], parts[3]
     return None
+
+
+SIMULATOR_STATUS_FILTER = "parklotse/simulator/+/status"
+
+
+def simulator_control(site: str) -> str:
+    """Commands to the live simulator of a site (published by the API's control endpoint)."""
+    return f"parklotse/simulator/{site}/control"
+
+
+def simulator_status(site: str) -> str:
+    """The live simulator's state and KPIs, retained, about once a second."""
+    return f"parklotse/simulator/{site}/status"
+
+
+def split_simulator_status(topic: str) -> str | None:
+    parts = topic.split("/")
+    if len(parts) == 4 and parts[:2] == ["parklotse", "simulator"] and parts[3] == "status":
+        return parts[2]
+    return None

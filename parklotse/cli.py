@@ -45,11 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", dest="api_port", type=int, help="listen port (PARKLOTSE_API_PORT, default 8000)"
     )
 
-    simulate = sub.add_parser("simulate", help="publish simulated traffic, or run an offline benefit report")
+    simulate = sub.add_parser(
+        "simulate",
+        help="publish simulated traffic live, or run an offline benefit report, or calibrate",
+        description="Live by default: publishes bay changes as sensors would. "
+        "--offline writes JSON/HTML reports; 'calibrate' checks the model against published studies.",
+    )
     _common_flags(simulate)
-    simulate.add_argument("--site", default="showroom", help="site to simulate (live mode)")
-    simulate.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second, 1 to 600")
-    simulate.add_argument("--seed", type=int, default=None, help="random seed (default: random)")
+    simulate.add_argument(
+        "--speed", type=float, default=60.0, help="live: simulated seconds per second, 1 to 600"
+    )
+    simulate.add_argument(
+        "--publish-as",
+        choices=["native", "tts"],
+        default="native",
+        help="live: native topic, or The Things Stack uplinks with Bosch PLS frames",
+    )
+    simulate.add_argument("--paused", action="store_true", help="live: wait for a start command from staff")
+    from simulator.command import add_arguments
+
+    add_arguments(simulate)
 
     demo = sub.add_parser(
         "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
@@ -57,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", type=Path, help="where the demo keeps all its state (default .run/demo)")
     demo.add_argument("--port", dest="api_port", type=int, default=8000, help="API port (default 8000)")
     demo.add_argument("--speed", type=float, default=30.0, help="simulator speed factor (default 30)")
-    demo.add_argument("--site", action="append", help="sites to simulate (default: showroom and town-centre)")
+    demo.add_argument(
+        "--scenario", action="append", help="scenarios to simulate (default: showroom and town-centre)"
+    )
     return parser
 
 
@@ -112,25 +129,30 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    import numpy as np
+    from dataclasses import replace
 
-    from parking.registry import load_registry
     from parking.settings import CommonSettings
-    from simulator.live import TurnoverModel, run_live
+    from simulator import command
+    from simulator.live import build_runner, run_live
+    from simulator.scenario import ScenarioError
 
     settings = CommonSettings(**_overrides(args, COMMON))
     configure_logging(settings.log_level)
+    if not command.is_live(args):
+        return command.run(args)
     if not 1 <= args.speed <= 600:
         raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
-    registry = load_registry(settings.sites_dir)
-    site = registry.site(args.site)
-    if site is None:
-        raise ValueError(
-            f"site {args.site!r} is not in {settings.sites_dir} (known: {', '.join(registry.sites)})"
+    try:
+        runner, scenarios = build_runner(
+            args.scenario, settings.sites_dir, args.speed, args.seed, args.publish_as
         )
+    except ScenarioError as exc:
+        print(f"parklotse simulate: error: {exc}", file=sys.stderr)
+        return 2
+    if args.paused:
+        runner.state = replace(runner.state, running=False)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    model = TurnoverModel(site, np.random.default_rng(args.seed))
-    run_live(settings, site, model, args.speed, stop)
+    run_live(settings, runner, stop, scenarios)
     return 0

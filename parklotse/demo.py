@@ -137,9 +137,9 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event) -> int:
     stack.spawn("api", [*command, "api"], env)
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
-    for site in args.site or ["showroom", "town-centre"]:
+    for site in args.scenario or ["showroom", "town-centre"]:
         stack.spawn(
-            f"simulate-{site}", [*command, "simulate", "--site", site, "--speed", str(args.speed)], env
+            f"simulate-{site}", [*command, "simulate", "--scenario", site, "--speed", str(args.speed)], env
         )
     print(
         f"\nParklotse demo is running.\n"

@@ -1,25 +1,39 @@
-"""Live mode: drive a model in accelerated time and publish each bay change exactly as a sensor would."""
+"""Live mode: run the model in accelerated time and publish each bay change exactly as a sensor would.
+
+Simulated time runs ``speed`` times faster than the wall clock, but every message carries the wall
+time of its publication, as a real sensor's would. Staff steer the run through MQTT commands (sent
+by the API); the runner reports its state and KPIs, retained, about once a second.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 import numpy as np
+import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import ValidationError
 
 from parking import topics
 from parking.events import ns_to_rfc3339
 from parking.mqtt import make_client
-from parking.registry import Site
+from parking.registry import Bay, Site
 from parking.settings import CommonSettings
+from simulator.control import Command, RunState, apply_command
 
 log = logging.getLogger(__name__)
+
+PublishAs = Literal["native", "tts"]
+TTS_APPLICATION = "parklotse-sim"
 
 
 class Change(Protocol):
@@ -31,100 +45,214 @@ class Change(Protocol):
     def t_s(self) -> float: ...
 
 
-class ChangeSource(Protocol):
+class Model(Protocol):
+    """What the runner needs of a simulation (``simulator.engine.Simulation`` provides it)."""
+
     def advance(self, until_s: float) -> Sequence[Change]: ...
+    def snapshot(self) -> Sequence[Change]: ...
+    def set_guidance_share(self, share: float) -> None: ...
+    def set_sensor_latency(self, seconds: float) -> None: ...
+    def kpis(self) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Flip:
-    bay: str
-    occupied: bool
-    t_s: float
+def native_message(site: str, change: Change, time_ns: int) -> tuple[str, bytes]:
+    payload = json.dumps({"occupied": change.occupied, "ts": ns_to_rfc3339(time_ns)}).encode()
+    return topics.native_status(site, change.bay), payload
 
 
-class TurnoverModel:
-    """Each bay alternates between free and occupied with exponential durations.
+def tts_message(bay: Bay, change: Change, time_ns: int) -> tuple[str, bytes]:
+    """A The Things Stack uplink carrying a Bosch PLS status frame (port 1, bit 0 = occupied)."""
+    assert bay.device_id is not None
+    stamp = ns_to_rfc3339(time_ns)
+    uplink = {
+        "end_device_ids": {
+            "device_id": bay.device_id,
+            "application_ids": {"application_id": TTS_APPLICATION},
+        },
+        "received_at": stamp,
+        "uplink_message": {
+            "f_port": 1,
+            "frm_payload": base64.b64encode(bytes([1 if change.occupied else 0])).decode(),
+            "rx_metadata": [
+                {"gateway_ids": {"gateway_id": "parklotse-sim-gw"}, "time": stamp, "rssi": -92, "snr": 7.5}
+            ],
+        },
+    }
+    return topics.tts_uplink(TTS_APPLICATION, bay.device_id), json.dumps(uplink).encode()
 
-    A plain renewal process: enough to make a screen lively; the search model in ``engine`` is the
-    one that computes the steering benefit.
-    """
+
+class LiveRunner:
+    """Drives one site's model against the wall clock; thread-safe entry point is ``command``."""
 
     def __init__(
-        self, site: Site, rng: np.random.Generator, occupancy: float = 0.7, mean_dwell_s: float = 1_800.0
+        self,
+        site: Site,
+        scenario_name: str,
+        build: Callable[[str], Model],
+        state: RunState,
+        publish_as: PublishAs = "native",
     ) -> None:
-        self._bays = list(site.bays)
-        self._rng = rng
-        self._mean_busy = mean_dwell_s
-        self._mean_free = mean_dwell_s * (1 - occupancy) / occupancy
-        self._occupied = rng.random(len(self._bays)) < occupancy
-        self._next = rng.exponential(np.where(self._occupied, self._mean_busy, self._mean_free))
-        self._initial = True
+        self.site = site
+        self._build = build
+        self.state = state
+        self.publish_as = publish_as
+        self.model = build(scenario_name)
+        self._apply_settings()
+        self.sim_s = 0.0
+        self.error: str | None = None
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
 
-    def advance(self, until_s: float) -> list[Flip]:
-        changes: list[Flip] = []
-        if self._initial:
-            # Announce the starting state so the screen fills at once.
-            changes += [Flip(b, bool(o), 0.0) for b, o in zip(self._bays, self._occupied, strict=True)]
-            self._initial = False
-        while True:
-            due = np.flatnonzero(self._next <= until_s)
-            if due.size == 0:
-                return changes
-            for i in due[np.argsort(self._next[due])]:
-                t = float(self._next[i])
-                self._occupied[i] = not self._occupied[i]
-                changes.append(Flip(self._bays[i], bool(self._occupied[i]), t))
-                mean = self._mean_busy if self._occupied[i] else self._mean_free
-                self._next[i] = t + self._rng.exponential(mean)
+    def command(self, command: Command) -> None:
+        self._commands.put(command)
+
+    def _apply_settings(self) -> None:
+        self.model.set_guidance_share(self.state.guidance_share)
+        self.model.set_sensor_latency(self.state.sensor_latency_s)
+
+    def process_commands(self) -> list[Change]:
+        """Apply queued commands; returns the snapshot to announce when the model was rebuilt."""
+        announce: list[Change] = []
+        while not self._commands.empty():
+            effect = apply_command(self.state, self._commands.get())
+            try:
+                if effect.reset:
+                    scenario = effect.new_scenario or self.state.scenario
+                    self.model = self._build(scenario)
+                    self.state = (
+                        effect.state
+                        if effect.new_scenario is None
+                        else _with_scenario(effect.state, scenario)
+                    )
+                    self.sim_s = 0.0
+                    announce = list(self.model.snapshot())
+                else:
+                    self.state = effect.state
+                self._apply_settings()
+                self.error = None
+            except (ValueError, OSError) as exc:
+                self.error = str(exc)
+                log.warning("simulator command refused: %s", exc)
+        return announce
+
+    def step(self, wall_dt_s: float) -> Sequence[Change]:
+        if not self.state.running:
+            return []
+        self.sim_s += wall_dt_s * self.state.speed
+        return self.model.advance(self.sim_s)
+
+    def message(self, change: Change, time_ns: int) -> tuple[str, bytes]:
+        bay = self.site.bays[change.bay]
+        if self.publish_as == "tts" and bay.device_id:
+            return tts_message(bay, change, time_ns)
+        return native_message(self.site.id, change, time_ns)
+
+    def status(self, scenarios: Sequence[str]) -> dict[str, Any]:
+        return {
+            "site": self.site.id,
+            "scenario": self.state.scenario,
+            "scenarios": list(scenarios),
+            "state": "running" if self.state.running else "paused",
+            "speed": self.state.speed,
+            "guidance_share": self.state.guidance_share,
+            "sensor_latency_s": self.state.sensor_latency_s,
+            "sim_seconds": round(self.sim_s, 1),
+            "error": self.error,
+            "updated_at": ns_to_rfc3339(time.time_ns()),
+            "kpis": self.model.kpis(),
+        }
 
 
-def native_payload(occupied: bool, time_ns: int) -> bytes:
-    return json.dumps({"occupied": occupied, "ts": ns_to_rfc3339(time_ns)}).encode()
+def _with_scenario(state: RunState, scenario: str) -> RunState:
+    return replace(state, scenario=scenario)
 
 
 def run_live(
     settings: CommonSettings,
-    site: Site,
-    source: ChangeSource,
-    speed: float,
+    runner: LiveRunner,
     stop: threading.Event,
+    scenarios: Sequence[str] = (),
     tick_s: float = 0.1,
+    status_every_s: float = 1.0,
 ) -> int:
-    """Publish until ``stop`` is set; returns the number of messages published.
-
-    Simulated time runs ``speed`` times faster than the wall clock, but every message carries the
-    wall-clock time of its publication, as a real sensor's would.
-    """
-    client = make_client(settings, f"parklotse-sim-{site.id}-{int(time.time() * 1000) % 10**8}")
+    """Publish until ``stop`` is set; returns the number of bay changes published."""
+    site = runner.site.id
+    client = make_client(settings, f"parklotse-sim-{site}-{int(time.time() * 1000) % 10**8}")
     connected = threading.Event()
 
-    def on_connect(_c: object, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+    def on_connect(c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
         if reason.is_failure:
             log.error("broker refused the simulator: %s", reason)
-        else:
-            connected.set()
+            return
+        c.subscribe(topics.simulator_control(site), qos=1)
+        connected.set()
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            runner.command(Command.model_validate_json(message.payload))
+        except ValidationError as exc:
+            log.warning("ignored a malformed simulator command: %s", exc.errors()[0]["msg"])
 
     client.on_connect = on_connect
-    client.max_queued_messages_set(10_000)
+    client.on_message = on_message
+    client.max_queued_messages_set(20_000)
     endpoint = settings.mqtt
     client.connect_async(endpoint.host, endpoint.port, keepalive=30)
     client.loop_start()
     published = 0
+
+    def send(changes: Sequence[Change]) -> None:
+        nonlocal published
+        for change in changes:
+            topic, payload = runner.message(change, time.time_ns())
+            client.publish(topic, payload, qos=1)
+            published += 1
+
     try:
         while not connected.wait(0.2):
             if stop.is_set():
                 return 0
-        log.info("simulating site %r (%d bays) at %g× real time", site.id, len(site.bays), speed)
-        sim_s, last = 0.0, time.monotonic()
+        log.info(
+            "simulating site %r (%d bays) at %g× real time", site, len(runner.site.bays), runner.state.speed
+        )
+        send(runner.model.snapshot())  # the screen fills at once
+        last = time.monotonic()
+        next_status = last
         while not stop.wait(tick_s):
+            send(runner.process_commands())
             now = time.monotonic()
-            sim_s += (now - last) * speed
+            send(runner.step(now - last))
             last = now
-            for change in source.advance(sim_s):
-                payload = native_payload(change.occupied, time.time_ns())
-                client.publish(topics.native_status(site.id, change.bay), payload, qos=1)
-                published += 1
+            if now >= next_status:
+                status = json.dumps(runner.status(scenarios), default=str)
+                client.publish(topics.simulator_status(site), status, qos=1, retain=True)
+                next_status = now + status_every_s
     finally:
         client.disconnect()
         client.loop_stop()
     return published
+
+
+def build_runner(
+    scenario_name: str, sites_dir: Any, speed: float, seed: int | None, publish_as: PublishAs
+) -> tuple[LiveRunner, list[str]]:
+    """The calibrated model of a scenario, ready to run live (errors name the file and field)."""
+    from simulator.engine import Simulation
+    from simulator.grid import resolve_site
+    from simulator.scenario import load_scenario, resolve_scenario_path, scenario_names
+
+    first_path = resolve_scenario_path(scenario_name)
+    first = load_scenario(first_path)
+    site = resolve_site(first, sites_dir, first_path)
+    rng = np.random.default_rng(seed)
+
+    def build(name: str) -> Model:
+        path = resolve_scenario_path(name)
+        scenario = load_scenario(path)
+        other = resolve_site(scenario, sites_dir, path)
+        if other.id != site.id:
+            raise ValueError(f"scenario {name!r} is for site {other.id!r}, this simulator runs {site.id!r}")
+        return Simulation(scenario, site, rng, datetime.now(UTC).astimezone())
+
+    state = RunState(True, speed, first.guidance.share, first.guidance.sensor_latency_s, scenario_name)
+    names = [n for n in scenario_names() if n != "city"] or scenario_names()
+    return LiveRunner(site, scenario_name, build, state, publish_as), names
