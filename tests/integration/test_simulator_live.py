@@ -45,7 +45,8 @@ def test_staff_pause_and_retune_the_running_simulator(api_server: str, simulator
         json={"action": "pause", "guidance_share": 1.0, "sensor_latency_s": 60},
     )
     assert accepted.status_code == 202
-    current = wait_for(lambda: (s := status(api_server)).get("state") == "paused" and s, 10, "paused")
+    wait_for(lambda: status(api_server).get("state") == "paused", 10, "paused")
+    current = status(api_server)
     assert current["guidance_share"] == 1.0 and current["sensor_latency_s"] == 60
 
 
