@@ -15,8 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.broadcast import Broadcaster
 from api.deps import Services
+from api.guidance import Guide
 from api.livefeed import LiveFeed
-from api.routes import dashboard, figures, health, history, simulator, sites, stream
+from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking.queries import latest_states
@@ -66,7 +67,10 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             simulators = SimulatorBook()
             feed = LiveFeed(settings, live, broadcaster, simulators)
             feed.start()
-            app.state.services = Services(settings, registry, store, live, broadcaster, feed, simulators)
+            guide = Guide(stale_after_ns=int(settings.stale_after_s * 1e9))
+            app.state.services = Services(
+                settings, registry, store, live, broadcaster, feed, simulators, guide
+            )
             app.state.rollups = rollups = history.RollupKeeper(store, registry)
             await rollups.start()
             try:
@@ -111,6 +115,8 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
     for router in (
         sites.router,
         history.router,
+        guidance.router,
+        opendata.router,
         simulator.router,
         stream.router,
         figures.router,

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.broadcast import Broadcaster
+from api.guidance import Guide
 from api.livefeed import LiveFeed
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
@@ -30,6 +31,7 @@ class Services:
     broadcaster: Broadcaster
     feed: LiveFeed
     simulators: SimulatorBook
+    guide: Guide
 
 
 def get_services(request: Request) -> Services:

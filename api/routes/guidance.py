@@ -1,0 +1,69 @@
+"""Guidance to a free bay, and free counts for variable message signs."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import PlainTextResponse
+
+from api.deps import ServicesDep, SiteDep, read_access
+from api.guidance import sign_text, site_destination, zone_counts
+from api.routes.sites import NOT_FOUND
+from parking.events import NAME_PATTERN
+
+router = APIRouter(prefix="/api/v1", tags=["guidance"], dependencies=[Depends(read_access)])
+
+
+@router.get("/guidance", responses=NOT_FOUND)
+def guidance(
+    services: ServicesDep,
+    site: Annotated[str, Query(pattern=f"^{NAME_PATTERN}$", description="Site id", examples=["town-centre"])],
+    lat: Annotated[float | None, Query(ge=-90, le=90, description="Destination latitude (WGS84)")] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180, description="Destination longitude (WGS84)")] = None,
+    alternatives: Annotated[int, Query(ge=0, le=20, description="Further free bays to list")] = 3,
+) -> dict[str, Any]:
+    """The free bay nearest the destination, softly reserved for two minutes, with alternatives.
+
+    Without lat/lon the site's main destination (e.g. the market square) is used. Two requests are
+    never sent to the same bay while its reservation holds.
+    """
+    found = services.registry.site(site)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+    if (lat is None) != (lon is None):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give both lat and lon, or neither")
+    dest_lon, dest_lat = (lon, lat) if lon is not None and lat is not None else site_destination(found)
+    states = list(services.live.site_bays(site))
+    result = services.guide.suggest(
+        found, states, dest_lon, dest_lat, time.time_ns(), alternatives=alternatives
+    )
+    if result is None:
+        return {
+            "site": site,
+            "destination": {"lat": dest_lat, "lon": dest_lon},
+            "bay": None,
+            "alternatives": [],
+            "message": "no free bay in this site right now",
+        }
+    return {"destination": {"lat": dest_lat, "lon": dest_lon}, **result.as_message()}
+
+
+@router.get("/sites/{site}/sign", responses={**NOT_FOUND, 200: {"content": {"text/plain": {}}}})
+def sign(
+    site: SiteDep,
+    services: ServicesDep,
+    fmt: Annotated[Literal["json", "text"], Query(alias="format")] = "json",
+    lang: Literal["de", "en"] = "de",
+) -> Any:
+    """Free bays per zone for a variable message sign, as JSON or as plain text lines."""
+    counts = zone_counts(
+        site,
+        list(services.live.site_bays(site.id)),
+        now_ns=time.time_ns(),
+        stale_after_ns=int(services.settings.stale_after_s * 1e9),
+    )
+    if fmt == "text":
+        return PlainTextResponse(sign_text(site, counts, lang, title=True))
+    return {"site": site.id, "zones": counts}
