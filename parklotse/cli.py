@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="live: native topic, or The Things Stack uplinks with Bosch PLS frames",
     )
     simulate.add_argument("--paused", action="store_true", help="live: wait for a start command from staff")
+    simulate.add_argument(
+        "--start-time",
+        help="live: simulate from this time: HH:MM on the latest weekday, or an ISO date-time (default: now)",
+    )
+    simulate.add_argument(
+        "--loop-hours",
+        type=float,
+        help="live: start over after this many simulated hours (e.g. 9 for 10-19 h)",
+    )
     from simulator.command import add_arguments
 
     add_arguments(simulate)
@@ -130,10 +139,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
+    from datetime import UTC, datetime
 
     from parking.settings import CommonSettings
     from simulator import command
-    from simulator.live import build_runner, run_live
+    from simulator.live import build_runner, parse_start_time, run_live
     from simulator.scenario import ScenarioError
 
     settings = CommonSettings(**_overrides(args, COMMON))
@@ -143,8 +153,13 @@ def _simulate(args: argparse.Namespace) -> int:
     if not 1 <= args.speed <= 600:
         raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
     try:
+        now = datetime.now(UTC).astimezone()
+        start = parse_start_time(args.start_time, now)
+        loop_s = args.loop_hours * 3600 if args.loop_hours else None
+        if loop_s is not None and loop_s <= 0:
+            raise ValueError(f"--loop-hours must be positive, got {args.loop_hours}")
         runner, scenarios = build_runner(
-            args.scenario, settings.sites_dir, args.speed, args.seed, args.publish_as
+            args.scenario, settings.sites_dir, args.speed, args.seed, args.publish_as, start, loop_s
         )
     except ScenarioError as exc:
         print(f"parklotse simulate: error: {exc}", file=sys.stderr)

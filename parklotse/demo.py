@@ -138,8 +138,22 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event) -> int:
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
     for site in args.scenario or ["showroom", "town-centre"]:
+        # Busy hours of a weekday, over and over: the screen shows traffic whatever the hour outside.
         stack.spawn(
-            f"simulate-{site}", [*command, "simulate", "--scenario", site, "--speed", str(args.speed)], env
+            f"simulate-{site}",
+            [
+                *command,
+                "simulate",
+                "--scenario",
+                site,
+                "--speed",
+                str(args.speed),
+                "--start-time",
+                "10:00",
+                "--loop-hours",
+                "8",
+            ],
+            env,
         )
     print(
         f"\nParklotse demo is running.\n"

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -91,8 +91,10 @@ class LiveRunner:
         build: Callable[[str], Model],
         state: RunState,
         publish_as: PublishAs = "native",
+        loop_after_s: float | None = None,
     ) -> None:
         self.site = site
+        self.loop_after_s = loop_after_s
         self._build = build
         self.state = state
         self.publish_as = publish_as
@@ -137,6 +139,10 @@ class LiveRunner:
     def step(self, wall_dt_s: float) -> Sequence[Change]:
         if not self.state.running:
             return []
+        if self.loop_after_s is not None and self.sim_s >= self.loop_after_s:
+            # Start the busy hours over (a showroom runs all day; the evening would be a still screen).
+            self.command(Command(action="reset"))
+            return self.process_commands()
         self.sim_s += wall_dt_s * self.state.speed
         return self.model.advance(self.sim_s)
 
@@ -232,8 +238,28 @@ def run_live(
     return published
 
 
+def parse_start_time(value: str | None, now: datetime) -> datetime:
+    """``None``: now; ``HH:MM``: that time on the latest weekday (Mon-Fri); else an ISO date-time."""
+    if value is None:
+        return now
+    if len(value) == 5 and value[2] == ":":
+        hour, minute = int(value[:2]), int(value[3:])
+        day = now
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
+
+
 def build_runner(
-    scenario_name: str, sites_dir: Any, speed: float, seed: int | None, publish_as: PublishAs
+    scenario_name: str,
+    sites_dir: Any,
+    speed: float,
+    seed: int | None,
+    publish_as: PublishAs,
+    start_time: datetime | None = None,
+    loop_after_s: float | None = None,
 ) -> tuple[LiveRunner, list[str]]:
     """The calibrated model of a scenario, ready to run live (errors name the file and field)."""
     from simulator.engine import Simulation
@@ -251,8 +277,8 @@ def build_runner(
         other = resolve_site(scenario, sites_dir, path)
         if other.id != site.id:
             raise ValueError(f"scenario {name!r} is for site {other.id!r}, this simulator runs {site.id!r}")
-        return Simulation(scenario, site, rng, datetime.now(UTC).astimezone())
+        return Simulation(scenario, site, rng, start_time or datetime.now(UTC).astimezone())
 
     state = RunState(True, speed, first.guidance.share, first.guidance.sensor_latency_s, scenario_name)
     names = [n for n in scenario_names() if n != "city"] or scenario_names()
-    return LiveRunner(site, scenario_name, build, state, publish_as), names
+    return LiveRunner(site, scenario_name, build, state, publish_as, loop_after_s), names

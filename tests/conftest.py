@@ -16,8 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parking import topics
+from parking.registry import load_registry
+from parking.settings import DEFAULT_SITES_DIR
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
-from tests.helpers import Service, wait_for
+from tests.helpers import Service, mqtt_client, wait_for
 
 
 @dataclass
@@ -84,9 +87,28 @@ def influx_db() -> str:
     return f"test_{uuid.uuid4().hex[:12]}"
 
 
+def clear_retained(mqtt_url: str) -> None:
+    """Forget the retained bay states and simulator statuses earlier tests left on the broker."""
+    registry = load_registry(DEFAULT_SITES_DIR)
+    messages = [(topics.state(s.id, b), b"") for s in registry.sites.values() for b in s.bays]
+    messages += [(topics.simulator_status(s), b"") for s in registry.sites]
+    client = mqtt_client(mqtt_url)
+    try:
+        infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 @pytest.fixture
 def stack_env(servers: Servers, influx_db: str, tmp_path: Path) -> dict[str, str]:
-    """Environment for ``parklotse`` subprocesses pointed at the session's servers."""
+    """Environment for ``parklotse`` subprocesses pointed at the session's servers.
+
+    The broker is shared by the session, so the retained state earlier tests left is cleared first.
+    """
+    clear_retained(servers.mqtt_url)
     return {
         "PARKLOTSE_MQTT_URL": servers.mqtt_url,
         "PARKLOTSE_INFLUX_URL": servers.influx_url,

@@ -247,6 +247,20 @@ def test_long_running_page_keeps_its_buffers_and_dom_bounded(api_server: str, ta
     serve_contract_data(tab.page)
     open_kiosk(tab, api_server)
     page = tab.page
+    # A warm-up round first: the first redraws add Plotly's own layers, which is not growth.
+    warm_up = """async (count) => {
+          const bays = [...window.kiosk.state.index.keys()];
+          for (let i = 0; i < count; i++) {
+            const bay = bays[i % bays.length];
+            const now = new Date().toISOString();
+            window.kiosk.applyBay({site: 'showroom', bay, status: i % 2 ? 'occupied' : 'free',
+              since: now, last_seen: now, battery_v: 3.6, battery_pct: null});
+            if (i % 10 === 0) await window.kiosk.flush();
+          }
+          window.kiosk.sampleOccupancy();
+          await window.kiosk.flush();
+        }"""
+    page.evaluate(warm_up, 200)
     nodes_before = page.evaluate("document.getElementsByTagName('*').length")
     page.evaluate(
         """async () => {

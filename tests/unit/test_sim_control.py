@@ -62,3 +62,14 @@ def test_the_kpi_view_is_labelled_a_model_estimate_with_sources() -> None:
     assert view["model_estimate"] is True and view["sources"]
     assert view["saved_today"] == {"search_min": 10.0, "km": 2.0, "co2_kg": 0.466, "method": None}
     assert view["searching_now"] == {"guided": 1, "unguided": 2}
+
+
+def test_a_start_time_of_hh_mm_means_the_latest_weekday() -> None:
+    from datetime import UTC, datetime
+
+    from simulator.live import parse_start_time
+
+    sunday = datetime(2026, 11, 22, 21, 30, tzinfo=UTC)
+    assert parse_start_time("10:00", sunday) == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday
+    assert parse_start_time(None, sunday) == sunday
+    assert parse_start_time("2026-11-18T09:15:00+00:00", sunday) == datetime(2026, 11, 18, 9, 15, tzinfo=UTC)
