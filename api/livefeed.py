@@ -17,11 +17,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from api.broadcast import Broadcaster
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook, kpi_view, parse_status
-from ingest.timestamps import TimestampError, parse_rfc3339
 from parking import topics
 from parking.events import BayStatus
 from parking.mqtt import make_client
 from parking.state import BayState, LiveState
+from parking.timestamps import TimestampError, parse_rfc3339
 
 log = logging.getLogger(__name__)
 

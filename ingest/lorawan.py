@@ -19,9 +19,9 @@ from typing import Any
 from ingest.codecs import CODECS, CodecResult, in_health_range
 from ingest.native import parse_json_object
 from ingest.rejections import DecodeError, Reason
-from ingest.timestamps import TimestampError, parse_rfc3339
 from parking.events import BayReading
 from parking.registry import DeviceBinding, Registry
+from parking.timestamps import TimestampError, parse_rfc3339
 
 TTS_SOURCE = "tts"
 CHIRPSTACK_SOURCE = "chirpstack"

@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from ingest.rejections import DecodeError, Reason
-from ingest.timestamps import TimestampError, parse_any
 from parking.events import SensorHealth, is_valid_name
+from parking.timestamps import TimestampError, parse_any
 
 HEALTH_RANGES: dict[str, tuple[float, float]] = {
     "battery_v": (0.0, 20.0),

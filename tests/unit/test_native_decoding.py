@@ -9,9 +9,9 @@ import pytest
 
 from ingest.decode import DecodeLimits, decode
 from ingest.rejections import Reason, Rejection
-from ingest.timestamps import parse_rfc3339
 from parking.registry import Registry, load_registry
 from parking.settings import DEFAULT_SITES_DIR
+from parking.timestamps import parse_rfc3339
 
 NOW = 1_795_255_200_000_000_000  # 2026-11-21T10:00:00Z
 
