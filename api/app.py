@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.broadcast import Broadcaster
-from api.deps import Services
+from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
 from api.guidance import Guide
 from api.livefeed import LiveFeed
+from api.models import Problem, ValidationProblem
 from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
@@ -48,6 +55,85 @@ async def seed_from_store(store: InfluxStore, registry: Registry, live: LiveStat
     for site in registry.sites.values():
         for state in await latest_states(store, site.id):
             live.put(state)
+
+
+def json_safe(value: Any) -> Any:
+    """Pydantic's error details as JSON: bytes, exceptions, NaN and infinity become text."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return value[:200].decode("utf-8", "replace")
+    return str(value)
+
+
+def describe_error(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    if tuple(error["loc"]) == ("body",) and isinstance(error.get("input"), bytes):
+        return f"{where}: send a JSON object with Content-Type: application/json"
+    return f"{where}: {error['msg']}"
+
+
+_VALIDATION_REF = {"$ref": "#/components/schemas/ValidationProblem"}
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def document_api(schema: dict[str, Any], *, private_reads: bool) -> None:
+    """Make the generated OpenAPI document say what the API answers.
+
+    422 bodies are ``ValidationProblem`` (``detail`` a sentence, see the handler below), not
+    FastAPI's default; read operations need the token only when private reads are configured.
+    """
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    _, defs = models_json_schema(
+        [(ValidationProblem, "validation"), (Problem, "validation")],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas.update(defs.get("$defs", {}))
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for code, response in responses.items():
+                # Every error body is JSON (the handlers below), whatever the operation's own type.
+                content = response.get("content")
+                if str(code)[0] in "45" and content and "application/json" not in content:
+                    response["content"] = {"application/json": next(iter(content.values()))}
+            if "requestBody" in operation:
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "The body could not be read as JSON (e.g. not UTF-8)",
+                        "content": {"application/json": {"schema": _PROBLEM_REF}},
+                    },
+                )
+            if "422" in responses:
+                description = responses["422"].get("description", "Validation Error")
+                if description == "Validation Error":
+                    description = "A parameter is invalid; `detail` says which and why"
+                responses["422"] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": _VALIDATION_REF}},
+                }
+            security = operation.get("security", [])
+            if not private_reads or any(TOKEN_SCHEME in need for need in security):
+                # Public reads, or the token is needed anyway (control): only the control scheme stays.
+                security = [need for need in security if READ_TOKEN_SCHEME not in need]
+            if security:
+                operation["security"] = security
+                unauthorized = responses.setdefault("401", {"description": "Missing or wrong bearer token"})
+                unauthorized.setdefault("content", {"application/json": {"schema": _PROBLEM_REF}})
+            else:
+                operation.pop("security", None)
+    if not private_reads:
+        components.get("securitySchemes", {}).pop(READ_TOKEN_SCHEME, None)
 
 
 def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastAPI:
@@ -105,10 +191,42 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         metrics.latency.labels(name).observe(time.perf_counter() - started)
         return response
 
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
+            schema = generate_openapi()
+            document_api(schema, private_reads=settings.api_private_reads)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"detail": "; ".join(problems), "errors": exc.errors()}, status_code=422)
+        errors = exc.errors()
+        # The errors may hold what cannot be JSON (a body's bytes, NaN, an exception): made safe.
+        return JSONResponse(
+            {"detail": "; ".join(describe_error(e) for e in errors), "errors": json_safe(errors)},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette lists only the methods of the first route whose path matched.
+            allowed = [
+                method
+                for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+                if any(
+                    route.matches({**request.scope, "method": method})[0] is Match.FULL
+                    for route in app.router.routes
+                )
+            ]
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(allowed)}
+            )
+        return await http_exception_handler(request, exc)
 
     app.add_exception_handler(StoreError, history.store_error_handler)
 

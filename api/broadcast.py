@@ -61,7 +61,8 @@ class Broadcaster:
         if not value:
             return None
         epoch, _, number = value.partition("-")
-        return int(number) if epoch == self.epoch and number.isdigit() else None
+        # isascii: str.isdigit() also holds for digits int() does not read, such as '²'.
+        return int(number) if epoch == self.epoch and number.isascii() and number.isdigit() else None
 
     def since(self, last_id: int) -> list[LiveEvent] | None:
         """Events after ``last_id``, or None when they are no longer all kept (client must resync)."""

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-from api.opendata.snapshot import BayView, States, bay_views
+import numpy as np
+import numpy.typing as npt
+
+from api.opendata.snapshot import States, bay_views
 from parking.events import BayStatus, ns_to_rfc3339
 from parking.registry import Site
 
@@ -117,14 +120,13 @@ class Guide:
             raise ValueError(f"alternatives must not be negative, got {alternatives}")
         if not (math.isfinite(hold_s) and hold_s >= 0):
             raise ValueError(f"hold_s must be a non-negative number of seconds, got {hold_s}")
-        views = bay_views(site, states, now_ns, self.stale_after_ns)
+        statuses = effective_statuses(site, states, now_ns, self.stale_after_ns)
         with self._lock:
             self._purge_locked(now_ns)
             held = self._held.get(site.id, {})
-            for view in views:
-                if view.bay.id in held and view.status in (BayStatus.OCCUPIED, BayStatus.CLOSED):
-                    del held[view.bay.id]
-            options = _free_by_distance(views, dest_lon, dest_lat, exclude=held)
+            for bay_id in [b for b in held if statuses.get(b) in (BayStatus.OCCUPIED, BayStatus.CLOSED)]:
+                del held[bay_id]
+            options = _nearest_free(site, statuses, dest_lon, dest_lat, exclude=held, count=1 + alternatives)
             if not options:
                 self._drop_if_empty(site.id)
                 return None
@@ -175,23 +177,87 @@ class Guide:
             del self._held[site_id]
 
 
-def _free_by_distance(
-    views: Sequence[BayView], dest_lon: float, dest_lat: float, exclude: dict[str, int]
-) -> list[BayOption]:
-    options = [
-        BayOption(
-            view.bay.id,
-            view.bay.zone,
-            view.bay.lon,
-            view.bay.lat,
-            distance_m(view.bay.lon, view.bay.lat, dest_lon, dest_lat),
+def effective_statuses(
+    site: Site, states: States, now_ns: int, stale_after_ns: int | None
+) -> dict[str, BayStatus]:
+    """Each bay's status by ``bay_views``' rules (silent too long: unknown), without building views."""
+    given = states.values() if isinstance(states, Mapping) else states
+    cutoff = now_ns - stale_after_ns if stale_after_ns is not None else None
+    statuses: dict[str, BayStatus] = {}
+    for state in given:
+        if state.site == site.id and state.bay in site.bays:
+            seen = state.last_seen_ns
+            # with_staleness only where it can change something (a call per bay costs the most).
+            if cutoff is not None and stale_after_ns is not None and seen is not None and seen < cutoff:
+                state = state.with_staleness(now_ns, stale_after_ns)
+            statuses[state.bay] = state.status
+    return statuses
+
+
+class _Positions:
+    """A site's bays as arrays (ids in site-file order, radians), for distances to all of them at once."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.bays = list(site.bays.values())
+        self.ids = [bay.id for bay in self.bays]
+        self.lon = np.radians(np.array([bay.lon for bay in self.bays], dtype=float))
+        self.lat = np.radians(np.array([bay.lat for bay in self.bays], dtype=float))
+        self.cos_lat = np.cos(self.lat)
+
+    def distances(self, dest_lon: float, dest_lat: float) -> npt.NDArray[np.float64]:
+        """Haversine like ``distance_m``, to within float rounding."""
+        lat2, lon2 = math.radians(dest_lat), math.radians(dest_lon)
+        h = (
+            np.sin((lat2 - self.lat) / 2) ** 2
+            + self.cos_lat * math.cos(lat2) * np.sin((lon2 - self.lon) / 2) ** 2
         )
-        for view in views
-        if view.status is BayStatus.FREE and view.bay.id not in exclude
-    ]
-    # Round to the millimetre so float noise cannot beat the bay-id tie-break.
-    options.sort(key=lambda option: (round(option.distance_m, 3), option.bay))
-    return options
+        result: npt.NDArray[np.float64] = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        return result
+
+
+_POSITIONS: dict[str, _Positions] = {}
+
+
+def _positions(site: Site) -> _Positions:
+    cached = _POSITIONS.get(site.id)
+    if cached is None or cached.site is not site:
+        cached = _POSITIONS[site.id] = _Positions(site)
+    return cached
+
+
+def _nearest_free(
+    site: Site,
+    statuses: Mapping[str, BayStatus],
+    dest_lon: float,
+    dest_lat: float,
+    exclude: dict[str, int],
+    count: int,
+) -> list[BayOption]:
+    """The ``count`` free bays nearest the destination, nearest first.
+
+    Distances to every bay at once (numpy) pick the candidates; their exact ``distance_m`` (to the
+    millimetre, ties to the smaller bay id) orders them, as a full sort would.
+    """
+    positions = _positions(site)
+    free = np.fromiter(
+        (statuses.get(bay_id) is BayStatus.FREE and bay_id not in exclude for bay_id in positions.ids),
+        dtype=bool,
+        count=len(positions.ids),
+    )
+    candidates = np.flatnonzero(free)
+    if count <= 0 or candidates.size == 0:
+        return []
+    rough = positions.distances(dest_lon, dest_lat)[candidates]
+    k = min(count, candidates.size)
+    kth = np.partition(rough, k - 1)[k - 1]
+    # 1 cm more than the k-th rough distance takes in every bay whose exact distance could rank.
+    ranked = sorted(
+        (round(d, 3), bay.id, d, bay)
+        for bay in (positions.bays[i] for i in candidates[rough <= kth + 0.01])
+        for d in (distance_m(bay.lon, bay.lat, dest_lon, dest_lat),)
+    )
+    return [BayOption(bay.id, bay.zone, bay.lon, bay.lat, d) for _, _, d, bay in ranked[:count]]
 
 
 def _valid_position(lon: float, lat: float) -> bool:

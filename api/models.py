@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,4 +76,102 @@ class BayView(BaseModel):
 
 
 class Problem(BaseModel):
-    detail: str
+    model_config = ConfigDict(json_schema_extra={"example": {"detail": "site 'nowhere' is not known"}})
+
+    detail: str = Field(description="What went wrong, naming the parameter or resource")
+
+
+class FieldError(BaseModel):
+    """One failed check of a parameter (pydantic's error, made JSON-safe)."""
+
+    type: str = Field(examples=["less_than_equal"])
+    loc: list[str | int] = Field(description="Where: query, path, header or body, then the name")
+    msg: str
+    input: Any = Field(default=None, description="The value that failed")
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationProblem(BaseModel):
+    """A 422: a parameter failed its type or bounds, or a range or combination is not allowed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "detail": "query.lat: Input should be less than or equal to 90",
+                "errors": [
+                    {
+                        "type": "less_than_equal",
+                        "loc": ["query", "lat"],
+                        "msg": "Input should be less than or equal to 90",
+                        "input": "200",
+                        "ctx": {"le": 90.0},
+                    }
+                ],
+            }
+        }
+    )
+
+    detail: str = Field(description="Each problem as `location: message`, joined by '; '")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Every failed check, when parameters failed their type or bounds"
+    )
+
+
+class Destination(BaseModel):
+    lat: float
+    lon: float
+
+
+class BayOption(BaseModel):
+    bay: str
+    zone: str
+    lon: float
+    lat: float
+    distance_m: float = Field(description="Straight-line distance to the destination")
+
+
+class GuidanceAnswer(BaseModel):
+    """The bay to drive to, or ``bay: null`` and a message when none is free."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "destination": {"lat": 53.92, "lon": 9.37},
+                "site": "town-centre",
+                "bay": "TC-0412",
+                "zone": "Markt",
+                "lon": 9.3702,
+                "lat": 53.9203,
+                "distance_m": 38.4,
+                "reserved_until": "2026-11-21T10:02:00.000Z",
+                "alternatives": [
+                    {"bay": "TC-0415", "zone": "Markt", "lon": 9.3706, "lat": 53.9204, "distance_m": 52.0}
+                ],
+            }
+        }
+    )
+
+    site: str
+    destination: Destination
+    bay: str | None = Field(description="Held for this driver for two minutes; null if no bay is free")
+    zone: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    distance_m: float | None = None
+    reserved_until: datetime | None = Field(default=None, description="End of the soft reservation")
+    alternatives: list[BayOption]
+    message: str | None = Field(default=None, description="Why there is no bay")
+
+
+class SignCounts(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "zones": [{"zone": "A", "free": 3, "occupied": 5, "unknown": 0, "closed": 0, "total": 8}],
+            }
+        }
+    )
+
+    site: str
+    zones: list[ZoneSummary]

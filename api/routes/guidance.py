@@ -10,19 +10,27 @@ from fastapi.responses import PlainTextResponse
 
 from api.deps import ServicesDep, SiteDep, read_access
 from api.guidance import sign_text, site_destination, zone_counts
+from api.models import GuidanceAnswer, SignCounts
 from api.routes.sites import NOT_FOUND
 from parking.events import NAME_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["guidance"], dependencies=[Depends(read_access)])
 
 
-@router.get("/guidance", responses=NOT_FOUND)
+# Documented, not filtered: the answer keeps its two shapes (a bay, or none and a message).
+@router.get("/guidance", response_model=None, responses={**NOT_FOUND, 200: {"model": GuidanceAnswer}})
 def guidance(
     services: ServicesDep,
     site: Annotated[str, Query(pattern=f"^{NAME_PATTERN}$", description="Site id", examples=["town-centre"])],
-    lat: Annotated[float | None, Query(ge=-90, le=90, description="Destination latitude (WGS84)")] = None,
-    lon: Annotated[float | None, Query(ge=-180, le=180, description="Destination longitude (WGS84)")] = None,
-    alternatives: Annotated[int, Query(ge=0, le=20, description="Further free bays to list")] = 3,
+    lat: Annotated[
+        float | None, Query(ge=-90, le=90, description="Destination latitude (WGS84)", examples=[54.3213])
+    ] = None,
+    lon: Annotated[
+        float | None, Query(ge=-180, le=180, description="Destination longitude (WGS84)", examples=[10.135])
+    ] = None,
+    alternatives: Annotated[
+        int, Query(ge=0, le=20, description="Further free bays to list", examples=[3])
+    ] = 3,
 ) -> dict[str, Any]:
     """The free bay nearest the destination, softly reserved for two minutes, with alternatives.
 
@@ -33,7 +41,7 @@ def guidance(
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
     if (lat is None) != (lon is None):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give both lat and lon, or neither")
+        raise HTTPException(422, "give both lat and lon, or neither")
     dest_lon, dest_lat = (lon, lat) if lon is not None and lat is not None else site_destination(found)
     states = list(services.live.site_bays(site))
     result = services.guide.suggest(
@@ -50,12 +58,21 @@ def guidance(
     return {"destination": {"lat": dest_lat, "lon": dest_lon}, **result.as_message()}
 
 
-@router.get("/sites/{site}/sign", responses={**NOT_FOUND, 200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/sites/{site}/sign",
+    response_model=None,
+    responses={**NOT_FOUND, 200: {"model": SignCounts, "content": {"text/plain": {}}}},
+)
 def sign(
     site: SiteDep,
     services: ServicesDep,
-    fmt: Annotated[Literal["json", "text"], Query(alias="format")] = "json",
-    lang: Literal["de", "en"] = "de",
+    fmt: Annotated[
+        Literal["json", "text"],
+        Query(alias="format", description="JSON, or plain text lines for the sign", examples=["text"]),
+    ] = "json",
+    lang: Annotated[
+        Literal["de", "en"], Query(description="Language of the text lines", examples=["en"])
+    ] = "de",
 ) -> Any:
     """Free bays per zone for a variable message sign, as JSON or as plain text lines."""
     counts = zone_counts(

@@ -21,10 +21,11 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.deps import ServicesDep, SiteDep, read_access, require_token
+from api.models import Problem
 from api.opendata.history_csv import HISTORY_CSV_MEDIA_TYPE, history_csv
 from api.routes.sites import NOT_FOUND
 from parking.events import NAME_PATTERN, datetime_to_ns, ns_to_rfc3339
@@ -117,6 +118,23 @@ class OccupancyPoint(BaseModel):
 
 
 class OccupancyHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "zone": None,
+                "every": "15m",
+                "source": "rollup",
+                "start": "2026-11-20T10:00:00.000Z",
+                "end": "2026-11-20T10:30:00.000Z",
+                "points": [
+                    {"time": "2026-11-20T10:00:00.000Z", "occupancy": 0.625, "reporting": 16},
+                    {"time": "2026-11-20T10:15:00.000Z", "occupancy": 0.6875, "reporting": 16},
+                ],
+            }
+        }
+    )
+
     site: str
     zone: str | None
     every: str = Field(examples=["15m"])
@@ -137,6 +155,25 @@ class TimelineChange(BaseModel):
 
 
 class BayTimeline(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "bay": "A01",
+                "zone": "A",
+                "start": "2026-11-20T00:00:00.000Z",
+                "end": "2026-11-21T00:00:00.000Z",
+                "initial": {"status": "free", "since": "2026-11-19T18:02:11.000Z"},
+                "changes": [
+                    {"time": "2026-11-20T08:14:03.000Z", "status": "occupied"},
+                    {"time": "2026-11-20T09:41:57.000Z", "status": "free"},
+                ],
+                "truncated": False,
+                "next": None,
+            }
+        }
+    )
+
     site: str
     bay: str
     zone: str
@@ -152,7 +189,27 @@ class BayTimeline(BaseModel):
     )
 
 
+_EXAMPLE_HOURS: list[JsonValue] = [0.2 if h < 7 else 0.6 if h < 18 else 0.3 for h in range(24)]
+
+
 class Heatmap(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "zone": None,
+                "weeks": 4,
+                "tz": "Europe/Berlin",
+                "start": "2026-10-24T10:00:00.000Z",
+                "end": "2026-11-21T10:00:00.000Z",
+                "source": "rollup",
+                "weekdays": list(WEEKDAYS),
+                "hours": list(range(24)),
+                "values": [_EXAMPLE_HOURS for _ in WEEKDAYS],
+            }
+        }
+    )
+
     site: str
     zone: str | None
     weeks: int
@@ -172,6 +229,25 @@ class TurnoverPoint(BaseModel):
 
 
 class Turnover(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "zone": None,
+                "every": "1d",
+                "source": "rollup",
+                "start": "2026-11-19T00:00:00.000Z",
+                "end": "2026-11-21T00:00:00.000Z",
+                "bays": 16,
+                "total_arrivals": 142,
+                "points": [
+                    {"time": "2026-11-19T00:00:00.000Z", "arrivals": 75, "per_bay": 4.6875},
+                    {"time": "2026-11-20T00:00:00.000Z", "arrivals": 67, "per_bay": 4.1875},
+                ],
+            }
+        }
+    )
+
     site: str
     zone: str | None
     every: str
@@ -190,6 +266,26 @@ class DwellBin(BaseModel):
 
 
 class Dwell(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "zone": None,
+                "start": "2026-11-14T00:00:00.000Z",
+                "end": "2026-11-21T00:00:00.000Z",
+                "visits": 412,
+                "open": 3,
+                "mean_min": 74.5,
+                "median_min": 48.0,
+                "bins": [
+                    {"from_min": 0, "to_min": 15, "count": 61},
+                    {"from_min": 15, "to_min": 30, "count": 70},
+                    {"from_min": 1440, "to_min": None, "count": 2},
+                ],
+            }
+        }
+    )
+
     site: str
     zone: str | None
     start: str
@@ -202,6 +298,18 @@ class Dwell(BaseModel):
 
 
 class RollupReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "start": "2026-11-01T00:00:00.000Z",
+                "end": "2026-11-21T10:00:00.000Z",
+                "hours": 490,
+                "watermark": "2026-11-21T10:00:00.000Z",
+            }
+        }
+    )
+
     site: str
     start: str | None
     end: str | None
@@ -225,29 +333,60 @@ class RollupSettings(BaseSettings):
     rollup_chunk_days: int = Field(default=7, ge=1, le=31)
 
 
+# How old an answer reaching the present may be: a 10,000-bay site's last hour of raw readings
+# takes InfluxDB a third of a second, which every screen would otherwise wait for.
+LIVE_REUSE_S = 5.0
+
+
 class Coalescer:
     """Identical reads in flight at the same time go to InfluxDB once (many screens ask the same).
 
-    No caching: a read that starts after the shared one finished makes its own.
+    No caching, except at the live edge: a read whose range reaches the present may be given
+    ``reuse_s`` (see ``LIVE_REUSE_S``); a result of it up to that old is then reused, and once it
+    is older than a fifth of that a fresh read starts in the background. Ranges in the past are
+    always read afresh. Kept results are bounded (``max_kept``) and dropped once too old.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_kept: int = 256) -> None:
         self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._kept: dict[Hashable, tuple[float, float, Any]] = {}  # key -> (refresh at, expires, result)
+        self.max_kept = max_kept
 
-    async def run(self, key: Hashable, make: Callable[[], Awaitable[T]]) -> T:
-        shared = self._inflight.get(key)
-        if shared is None:
-            shared = asyncio.ensure_future(make())
-            self._inflight[key] = shared
-            shared.add_done_callback(lambda done: self._forget(key, done))
+    async def run(self, key: Hashable, make: Callable[[], Awaitable[T]], *, reuse_s: float = 0.0) -> T:
+        kept = self._kept.get(key) if reuse_s > 0 else None
+        if kept is not None:
+            refresh_at, expires, result = kept
+            now = time.monotonic()
+            if now < expires:
+                if now >= refresh_at and key not in self._inflight:
+                    self._start(key, make, reuse_s)
+                return cast(T, result)
+        shared = self._inflight.get(key) or self._start(key, make, reuse_s)
         # shield: a client going away must not cancel the read others wait for.
         return cast(T, await asyncio.shield(shared))
 
-    def _forget(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+    def _start(
+        self, key: Hashable, make: Callable[[], Awaitable[Any]], reuse_s: float
+    ) -> asyncio.Future[Any]:
+        started = time.monotonic()
+        shared = asyncio.ensure_future(make())
+        self._inflight[key] = shared
+        shared.add_done_callback(lambda done: self._finish(key, done, started, reuse_s))
+        return shared
+
+    def _finish(self, key: Hashable, done: asyncio.Future[Any], started: float, reuse_s: float) -> None:
         if self._inflight.get(key) is done:
             del self._inflight[key]
-        if not done.cancelled():
-            done.exception()  # retrieved, so an error nobody awaited any more is not reported as lost
+        if done.cancelled():
+            return
+        # retrieved, so an error nobody awaited any more is not reported as lost
+        if done.exception() is None and reuse_s > 0:
+            now = time.monotonic()
+            for old in [k for k, (_, expires, _) in self._kept.items() if expires <= now]:
+                del self._kept[old]
+            while len(self._kept) >= self.max_kept:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = (started + reuse_s / 5, started + reuse_s, done.result())
 
 
 class RollupKeeper:
@@ -365,6 +504,10 @@ class RollupKeeper:
                     )
                 begin = known if mismatch is None else min(mismatch, known)
             written = await self._compute(site, begin, now_hour, advance=True)
+            if begin >= now_hour:
+                # No complete hour yet (the first reading is in this hour): the rollups, empty, still
+                # answer everything before it; left unset, every long range would be a 503 for an hour.
+                self._watermarks[site] = max(self._watermarks.get(site, now_hour), now_hour)
             if full:
                 self._last_full[site] = time.monotonic()
             return written
@@ -610,6 +753,8 @@ async def interval_buckets(
             )
         step = None
     reads = keeper.reads if keeper is not None else Coalescer()
+    # Reads reaching the present may reuse a result a few seconds old (see Coalescer).
+    live = LIVE_REUSE_S if until >= time.time_ns() - MINUTE_NS else 0.0
     # Raw readings are read to the end of the current minute: the same answer (nothing is stored
     # in the future), and requests within a minute become identical reads.
     raw_end = ceil_to(until, MINUTE_NS)
@@ -617,7 +762,8 @@ async def interval_buckets(
     key: Hashable
     if step is None or watermark is None:
         key = ("raw", scope, start, raw_end, every)
-        return await reads.run(key, lambda: raw_buckets(store, scope, start, raw_end, every)), "raw"
+        read = await reads.run(key, lambda: raw_buckets(store, scope, start, raw_end, every), reuse_s=live)
+        return read, "raw"
     split = min(max(watermark, start), until)
     if until - split > RAW_MAX_RANGE_NS:
         raise unavailable(
@@ -633,7 +779,9 @@ async def interval_buckets(
     if until > split:
         seeds = keeper.seeds_at(site, split) if keeper is not None else None
         key = ("tail", scope, split, raw_end, every, seeds is not None)
-        tasks.append(reads.run(key, lambda: raw_buckets(store, scope, split, raw_end, every, seeds)))
+        tasks.append(
+            reads.run(key, lambda: raw_buckets(store, scope, split, raw_end, every, seeds), reuse_s=live)
+        )
     parts = await asyncio.gather(*tasks)
     return merge_buckets(*parts), "rollup" if split > start else "raw"
 
@@ -641,10 +789,28 @@ async def interval_buckets(
 # ---------------------------------------------------------------- parameters
 
 
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def rfc3339_only(value: object) -> object:
+    """Pydantic also reads a number as seconds since 1970; the API takes RFC 3339 only."""
+    if isinstance(value, str) and not _RFC3339_START.match(value):
+        raise ValueError("expected an RFC 3339 date-time with a time zone, e.g. 2026-11-21T00:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(rfc3339_only)]
 Start = Annotated[
-    AwareDatetime | None, Query(description="RFC 3339 with a time zone, e.g. 2026-11-21T00:00:00Z")
+    Instant | None,
+    Query(
+        description="RFC 3339 with a time zone, e.g. 2026-11-21T00:00:00Z",
+        examples=["2026-11-20T00:00:00Z"],
+    ),
 ]
-End = Annotated[AwareDatetime | None, Query(description="RFC 3339 with a time zone; default now")]
+End = Annotated[
+    Instant | None,
+    Query(description="RFC 3339 with a time zone; default now", examples=["2026-11-21T00:00:00Z"]),
+]
 Every = Annotated[
     str | None,
     Query(
@@ -654,12 +820,16 @@ Every = Annotated[
         examples=["15m"],
     ),
 ]
-Zone = Annotated[str | None, Query(min_length=1, max_length=100, description="Only the bays of this zone")]
+Zone = Annotated[
+    str | None,
+    Query(min_length=1, max_length=100, description="Only the bays of this zone", examples=["A"]),
+]
 Source = Annotated[
     Literal["auto", "raw", "rollup"],
     Query(
         description="auto: the rollups when every is whole 5 minutes (and the tail since their last "
-        "pass from raw readings), raw readings otherwise; raw: raw readings only (at most 7 days)"
+        "pass from raw readings), raw readings otherwise; raw: raw readings only (at most 7 days)",
+        examples=["auto"],
     ),
 ]
 BayId = Annotated[str, Path(pattern=f"^{NAME_PATTERN}$", description="Bay id", examples=["A01"])]
@@ -670,7 +840,7 @@ def to_ns(value: datetime | None) -> int | None:
 
 
 def invalid(exc: HistoryError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc))
+    return HTTPException(422, str(exc))
 
 
 def zone_scope(site: Site, zone: str | None) -> Scope:
@@ -781,7 +951,9 @@ async def heatmap(
     site: SiteDep,
     services: ServicesDep,
     keeper: KeeperDep,
-    weeks: Annotated[int, Query(ge=1, le=52, description="How many weeks back from the last full hour")] = 4,
+    weeks: Annotated[
+        int, Query(ge=1, le=52, description="How many weeks back from the last full hour", examples=[4])
+    ] = 4,
     zone: Zone = None,
 ) -> dict[str, Any]:
     """Mean occupancy per weekday and hour of day (local time Europe/Berlin), from the hourly rollup.
@@ -817,7 +989,9 @@ async def bay_timeline(
     services: ServicesDep,
     start: Start = None,
     end: End = None,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many changes")] = 1000,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="At most this many changes", examples=[100])
+    ] = 1000,
 ) -> dict[str, Any]:
     """A bay's status changes in a range (repeated readings collapsed), and its status at start."""
     found = site.bays.get(bay)
@@ -959,7 +1133,7 @@ async def history_csv_export(
 @router.post(
     "/sites/{site}/rollup",
     response_model=RollupReport,
-    responses=ERRORS,
+    responses={**ERRORS, 401: {"model": Problem, "description": "Missing or wrong bearer token"}},
     dependencies=[Depends(require_token)],
 )
 async def rebuild_rollup(

@@ -22,7 +22,11 @@ from api.routes.sites import NOT_FOUND
 router = APIRouter(prefix="/api/v1", tags=["open data"], dependencies=[Depends(read_access)])
 Format = Annotated[
     Literal["keyvalues", "normalized"],
-    Query(alias="format", description="NGSI-LD key-values (simple) or normalized (with observedAt)"),
+    Query(
+        alias="format",
+        description="NGSI-LD key-values (simple) or normalized (with observedAt)",
+        examples=["keyvalues"],
+    ),
 ]
 
 

@@ -5,17 +5,29 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import ConfigDict
 
 from api.deps import ServicesDep, read_access, require_token
+from api.models import Problem
 from api.simulators import kpi_view
 from parking import topics
 from parking.events import NAME_PATTERN
 from simulator.control import Command
 
 router = APIRouter(prefix="/api/v1", tags=["simulator"])
-SiteQuery = Annotated[str | None, Query(pattern=f"^{NAME_PATTERN}$", description="Simulated site")]
+
+
+class ControlCommand(Command):
+    """A command as the API takes it: strict JSON types (``true`` is not a speed, ``"60"`` neither)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+SiteQuery = Annotated[
+    str | None, Query(pattern=f"^{NAME_PATTERN}$", description="Simulated site", examples=["town-centre"])
+]
 NO_SIMULATOR: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No simulator is running for that site"}
+    404: {"model": Problem, "description": "No simulator is running for that site"}
 }
 
 
@@ -36,9 +48,13 @@ def simulator_status(services: ServicesDep, site: SiteQuery = None) -> dict[str,
     "/simulator",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(require_token)],
-    responses={401: {"description": "Missing or wrong bearer token"}, **NO_SIMULATOR},
+    responses={
+        401: {"model": Problem, "description": "Missing or wrong bearer token"},
+        **NO_SIMULATOR,
+        503: {"model": Problem, "description": "The broker is not connected; try again"},
+    },
 )
-def control_simulator(command: Command, services: ServicesDep) -> dict[str, Any]:
+def control_simulator(command: ControlCommand, services: ServicesDep) -> dict[str, Any]:
     """Start, pause, reset or re-tune the simulator; it applies the command within a second."""
     picked = services.simulators.pick(command.site)
     if picked is None:

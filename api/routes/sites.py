@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from api.deps import ServicesDep, SiteDep, current_states, read_access
 from api.models import BayView, Problem, SiteSummary, ZoneSummary
@@ -60,13 +60,10 @@ def get_site_summary(site: SiteDep, services: ServicesDep) -> SiteSummary:
 
 
 @router.get("/sites/{site}/bays", response_model=list[BayView], responses=NOT_FOUND)
-def list_bays(site: SiteDep, services: ServicesDep) -> list[dict[str, Any]]:
+def list_bays(site: SiteDep, services: ServicesDep) -> Response:
     """The current state of every bay of a site: status, since when, last sensor contact, battery."""
-    result = []
-    for state in current_states(site, services):
-        bay = site.bays[state.bay]
-        result.append({**state.as_message(), "zone": bay.zone, "lon": bay.lon, "lat": bay.lat})
-    return result
+    body = services.bay_json.body(site, current_states(site, services))
+    return Response(body, media_type="application/json")
 
 
 @router.get("/sites/{site}/geojson", responses=NOT_FOUND)

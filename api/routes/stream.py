@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.broadcast import LiveEvent
 from api.deps import Services, ServicesDep, current_states, read_access
+from api.routes.sites import NOT_FOUND
 from parking.events import NAME_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(read_access)])
@@ -33,19 +34,22 @@ def _snapshot(services: Services, site: str | None, last_id: int) -> ServerSentE
     "/stream",
     response_class=EventSourceResponse,
     responses={
+        **NOT_FOUND,
         200: {
             "content": {"text/event-stream": {}},
             "description": (
                 "event `snapshot` (all bays) first, then `bay` events on every change; "
                 "reconnect with Last-Event-ID to resume where the stream left off"
             ),
-        }
+        },
     },
 )
 async def stream(
     request: Request,
     services: ServicesDep,
-    site: Annotated[str | None, Query(pattern=f"^{NAME_PATTERN}$", description="Only this site")] = None,
+    site: Annotated[
+        str | None, Query(pattern=f"^{NAME_PATTERN}$", description="Only this site", examples=["showroom"])
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
 ) -> EventSourceResponse:
     """A stream of bay changes (and KPI updates) for screens and scripts."""
