@@ -19,7 +19,7 @@ TOKEN = {"Authorization": "Bearer demo-token"}
 def simulator(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Service]:
     service = Service(
         "sim",
-        ["simulate", "--scenario", "showroom", "--speed", "120", "--seed", "3"],
+        ["simulate", "--scenario", "showroom", "--speed", "120", "--seed", "3", "--start-time", "10:00"],
         stack_env,
         tmp_path / "sim.log",
     ).start()
@@ -75,7 +75,17 @@ def test_publishing_as_the_things_stack_reaches_influxdb(
 ) -> None:
     sim = Service(
         "sim-tts",
-        ["simulate", "--scenario", "showroom", "--speed", "60", "--publish-as", "tts"],
+        [
+            "simulate",
+            "--scenario",
+            "showroom",
+            "--speed",
+            "60",
+            "--publish-as",
+            "tts",
+            "--start-time",
+            "10:00",
+        ],
         stack_env,
         tmp_path / "sim-tts.log",
     ).start()

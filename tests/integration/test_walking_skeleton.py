@@ -176,7 +176,7 @@ def test_simulator_publishes_bay_changes_as_sensors_do(
     recorder = Recorder(servers.mqtt_url, "parking/showroom/+/status")
     sim = Service(
         "sim",
-        ["simulate", "--scenario", "showroom", "--speed", "600", "--seed", "1"],
+        ["simulate", "--scenario", "showroom", "--speed", "600", "--seed", "1", "--start-time", "10:00"],
         stack_env,
         tmp_path / "sim.log",
     ).start()
