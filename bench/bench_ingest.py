@@ -96,7 +96,7 @@ def _publisher(port: int, start: int, count: int, base_ns: int, rate: float, don
         if rate > 0:
             due = began + n / rate
             if due > time.monotonic():
-                time.sleep(due - time.monotonic())
+                time.sleep(max(0.0, due - time.monotonic()))
         while n - acked > 1_000:
             time.sleep(0.0005)
         client.publish(topic, payload, qos=1)
@@ -251,7 +251,7 @@ def latency(mosquitto: LocalMosquitto, rate: float, seconds: float) -> tuple[flo
     for i in range(total):
         due = began + i / rate
         if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+            time.sleep(max(0.0, due - time.monotonic()))
         ts = base + i * 1_000_000
         bay = BAYS[i % len(BAYS)]
         key = f"{bay}|{ns_to_rfc3339(ts)}"
