@@ -73,5 +73,5 @@ case "${1:-help}" in
     install_system_packages; install_python
     shift; exec "$VENV/bin/python" -m bench "$@" ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
