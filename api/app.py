@@ -24,6 +24,7 @@ from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
 from api.guidance import Guide
 from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
+from api.rollups import RollupKeeper
 from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
@@ -157,7 +158,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             app.state.services = Services(
                 settings, registry, store, live, broadcaster, feed, simulators, guide
             )
-            app.state.rollups = rollups = history.RollupKeeper(store, registry)
+            app.state.rollups = rollups = RollupKeeper(store, registry)
             await rollups.start()
             try:
                 yield

@@ -1,6 +1,6 @@
 """Occupancy history over ``bay_status``: InfluxQL builders and the pure arithmetic around them.
 
-No I/O here; ``api/routes/history.py`` runs the queries and keeps the rollups.
+No I/O here; ``api/rollups.py`` keeps the rollups and reads InfluxDB, ``api/routes/history.py`` serves them.
 
 How a bay's state is counted (see docs/history.md for the whole story):
 
