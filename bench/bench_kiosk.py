@@ -43,20 +43,10 @@ from playwright.sync_api import CDPSession, Page, sync_playwright
 # Runnable as a plain script from a checkout, without installing the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from parklotse.browser import CHROMIUM, CHROMIUM_ARGS
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("PARKLOTSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SITE = "showroom"
 FREE, OCCUPIED = "rgb(0, 158, 115)", "rgb(213, 94, 0)"
 # Resolves in the first animation frame in which the bay's marker shows the colour; returns Date.now().

@@ -7,7 +7,6 @@ recorded so that tests can assert that nothing leaves the host and nothing fails
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,22 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from parklotse.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
-CHROMIUM = Path(os.environ.get("PARKLOTSE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
