@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.broadcast import Broadcaster
+from api.current import CurrentView
 from api.guidance import Guide
 from api.livefeed import LiveFeed
-from api.models import BayView
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking.events import NAME_PATTERN
 from parking.registry import Registry, Site
 from parking.state import BayState, LiveState
 from parking.store import InfluxStore
-
-
-class BayListJson:
-    """The JSON of a site's bay list, one fragment per bay, kept with the state it was made from.
-
-    Validating and serializing 10,000 bays through the response model takes a tenth of a second;
-    rebuilt only for the bays whose shown state changed, the list takes a few milliseconds. The
-    fragments are the response model's own serialization, so the bytes are the same. Bounded by
-    the registry's bays (one fragment each).
-    """
-
-    def __init__(self) -> None:
-        self._fragments: dict[str, dict[str, tuple[BayState, bytes]]] = {}  # site -> bay -> ...
-
-    def body(self, site: Site, states: Iterable[BayState]) -> bytes:
-        fragments = self._fragments.setdefault(site.id, {})
-        parts = []
-        for state in states:
-            cached = fragments.get(state.bay)
-            if cached is None or (cached[0] is not state and cached[0] != state):
-                bay = site.bays[state.bay]
-                view = BayView.model_validate(
-                    {**state.as_message(), "zone": bay.zone, "lon": bay.lon, "lat": bay.lat}
-                )
-                cached = fragments[state.bay] = (state, view.__pydantic_serializer__.to_json(view))
-            parts.append(cached[1])
-        return b"[" + b",".join(parts) + b"]"
 
 
 @dataclass
@@ -61,10 +33,12 @@ class Services:
     feed: LiveFeed
     simulators: SimulatorBook
     guide: Guide
-    bay_json: BayListJson = field(default_factory=BayListJson)
+    current: CurrentView
 
 
-def get_services(request: Request) -> Services:
+# The dependencies are coroutines although they do no I/O: FastAPI runs plain functions in its
+# thread pool, a hand-off that costs more than the work on every request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -84,11 +58,10 @@ _read_bearer = HTTPBearer(
 )
 
 
-def require_token(
-    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
+def check_token(services: Services, credentials: HTTPAuthorizationCredentials | None) -> None:
     expected = services.settings.api_token.get_secret_value()
-    if credentials is None or credentials.credentials != expected:
+    given = credentials.credentials if credentials is not None else ""
+    if credentials is None or not secrets.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "a valid bearer token is required",
@@ -96,11 +69,17 @@ def require_token(
         )
 
 
-def read_access(
+async def require_token(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    check_token(services, credentials)
+
+
+async def read_access(
     services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]
 ) -> None:
     if services.settings.api_private_reads:
-        require_token(services, credentials)
+        check_token(services, credentials)
 
 
 SiteId = Annotated[
@@ -108,7 +87,7 @@ SiteId = Annotated[
 ]
 
 
-def get_site(site: SiteId, services: ServicesDep) -> Site:
+async def get_site(site: SiteId, services: ServicesDep) -> Site:
     found = services.registry.site(site)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
@@ -120,12 +99,4 @@ SiteDep = Annotated[Site, Depends(get_site)]
 
 def current_states(site: Site, services: Services) -> list[BayState]:
     """The site's bays as shown now: a sensor silent too long counts as unknown."""
-    now = time.time_ns()
-    stale = int(services.settings.stale_after_s * 1e9)
-    cutoff = now - stale
-    # with_staleness only where it can change something: a per-bay call costs most of the time
-    # on a site of 10,000 bays.
-    return [
-        s.with_staleness(now, stale) if s.last_seen_ns is not None and s.last_seen_ns < cutoff else s
-        for s in services.live.site_bays(site.id)
-    ]
+    return services.current.of(site).states

@@ -114,19 +114,42 @@ class Guide:
         Ties in distance go to the smaller bay id. ``alternatives`` more free, unreserved bays
         follow in order of distance; they are not reserved.
         """
+        statuses = effective_statuses(site, states, now_ns, self.stale_after_ns)
+        ids = _positions(site).ids
+        free = np.fromiter((statuses.get(b) is BayStatus.FREE for b in ids), dtype=bool, count=len(ids))
+        return self.suggest_among(
+            site, statuses, free, dest_lon, dest_lat, now_ns, alternatives=alternatives, hold_s=hold_s
+        )
+
+    def suggest_among(
+        self,
+        site: Site,
+        statuses: Mapping[str, BayStatus],
+        free: npt.NDArray[np.bool_],
+        dest_lon: float,
+        dest_lat: float,
+        now_ns: int,
+        alternatives: int = 3,
+        hold_s: float = 120,
+    ) -> Guidance | None:
+        """``suggest`` for bays whose effective status is known already (``api.current.SiteNow``).
+
+        ``free`` is True for each free bay in site-file order; ``statuses`` maps bay id to status.
+        """
         if not _valid_position(dest_lon, dest_lat):
             raise ValueError(f"destination [{dest_lon}, {dest_lat}] is not a WGS84 longitude/latitude")
         if alternatives < 0:
             raise ValueError(f"alternatives must not be negative, got {alternatives}")
         if not (math.isfinite(hold_s) and hold_s >= 0):
             raise ValueError(f"hold_s must be a non-negative number of seconds, got {hold_s}")
-        statuses = effective_statuses(site, states, now_ns, self.stale_after_ns)
+        if free.shape != (len(site.bays),):
+            raise ValueError(f"free must have one entry per bay ({len(site.bays)}), got shape {free.shape}")
         with self._lock:
             self._purge_locked(now_ns)
             held = self._held.get(site.id, {})
             for bay_id in [b for b in held if statuses.get(b) in (BayStatus.OCCUPIED, BayStatus.CLOSED)]:
                 del held[bay_id]
-            options = _nearest_free(site, statuses, dest_lon, dest_lat, exclude=held, count=1 + alternatives)
+            options = _nearest_free(site, free, dest_lon, dest_lat, exclude=held, count=1 + alternatives)
             if not options:
                 self._drop_if_empty(site.id)
                 return None
@@ -201,6 +224,7 @@ class _Positions:
         self.site = site
         self.bays = list(site.bays.values())
         self.ids = [bay.id for bay in self.bays]
+        self.index = {bay_id: i for i, bay_id in enumerate(self.ids)}
         self.lon = np.radians(np.array([bay.lon for bay in self.bays], dtype=float))
         self.lat = np.radians(np.array([bay.lat for bay in self.bays], dtype=float))
         self.cos_lat = np.cos(self.lat)
@@ -228,7 +252,7 @@ def _positions(site: Site) -> _Positions:
 
 def _nearest_free(
     site: Site,
-    statuses: Mapping[str, BayStatus],
+    free: npt.NDArray[np.bool_],
     dest_lon: float,
     dest_lat: float,
     exclude: dict[str, int],
@@ -240,11 +264,12 @@ def _nearest_free(
     millimetre, ties to the smaller bay id) orders them, as a full sort would.
     """
     positions = _positions(site)
-    free = np.fromiter(
-        (statuses.get(bay_id) is BayStatus.FREE and bay_id not in exclude for bay_id in positions.ids),
-        dtype=bool,
-        count=len(positions.ids),
-    )
+    if exclude:
+        free = free.copy()
+        for bay_id in exclude:
+            index = positions.index.get(bay_id)
+            if index is not None:
+                free[index] = False
     candidates = np.flatnonzero(free)
     if count <= 0 or candidates.size == 0:
         return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -71,42 +71,51 @@ def apply_reading(current: BayState, reading: BayReading) -> BayState:
 
 
 class LiveState:
-    """Every bay of every site in the registry, starting unknown."""
+    """Every bay of every site in the registry, starting unknown.
+
+    Bays are kept per site in site-file order, so a site's bays are read without a lookup per
+    bay; ``version(site)`` counts the site's changes, so readers can tell that a view they made
+    from it is still current.
+    """
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._bays: dict[tuple[str, str], BayState] = {
-            (site.id, bay.id): BayState(site.id, bay.id)
+        self._sites: dict[str, dict[str, BayState]] = {
+            site.id: {bay_id: BayState(site.id, bay_id) for bay_id in site.bays}
             for site in registry.sites.values()
-            for bay in site.bays.values()
         }
+        self._versions: dict[str, int] = dict.fromkeys(self._sites, 0)
 
     def get(self, site: str, bay: str) -> BayState | None:
-        return self._bays.get((site, bay))
+        bays = self._sites.get(site)
+        return None if bays is None else bays.get(bay)
 
     def put(self, state: BayState) -> bool:
         """Replace a bay's state (from the retained state topic); False for a bay not in the registry."""
-        key = (state.site, state.bay)
-        if key not in self._bays:
+        bays = self._sites.get(state.site)
+        if bays is None or state.bay not in bays:
             return False
-        self._bays[key] = state
+        bays[state.bay] = state
+        self._versions[state.site] += 1
         return True
 
     def apply(self, reading: BayReading) -> BayState | None:
-        key = (reading.site, reading.bay)
-        current = self._bays.get(key)
-        if current is None:
+        bays = self._sites.get(reading.site)
+        current = None if bays is None else bays.get(reading.bay)
+        if bays is None or current is None:
             return None
         new = apply_reading(current, reading)
-        self._bays[key] = new
+        bays[reading.bay] = new
+        self._versions[reading.site] += 1
         return new
 
-    def site_bays(self, site: str) -> Iterator[BayState]:
-        site_obj = self.registry.site(site)
-        if site_obj is None:
-            return
-        for bay_id in site_obj.bays:
-            yield self._bays[(site, bay_id)]
+    def site_bays(self, site: str) -> Iterable[BayState]:
+        """The site's bays in site-file order (nothing for an unknown site); a live view, not a copy."""
+        return self._sites.get(site, {}).values()
+
+    def version(self, site: str) -> int:
+        """How many times the site's bays have changed; -1 for a site not in the registry."""
+        return self._versions.get(site, -1)
 
     def all(self) -> Iterable[BayState]:
-        return self._bays.values()
+        return [state for bays in self._sites.values() for state in bays.values()]

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["guidance"], dependencies=[Depends(re
 
 # Documented, not filtered: the answer keeps its two shapes (a bay, or none and a message).
 @router.get("/guidance", response_model=None, responses={**NOT_FOUND, 200: {"model": GuidanceAnswer}})
-def guidance(
+async def guidance(
     services: ServicesDep,
     site: Annotated[str, Query(pattern=f"^{NAME_PATTERN}$", description="Site id", examples=["town-centre"])],
     lat: Annotated[
@@ -43,9 +43,9 @@ def guidance(
     if (lat is None) != (lon is None):
         raise HTTPException(422, "give both lat and lon, or neither")
     dest_lon, dest_lat = (lon, lat) if lon is not None and lat is not None else site_destination(found)
-    states = list(services.live.site_bays(site))
-    result = services.guide.suggest(
-        found, states, dest_lon, dest_lat, time.time_ns(), alternatives=alternatives
+    now = services.current.of(found)
+    result = services.guide.suggest_among(
+        found, now.statuses, now.free, dest_lon, dest_lat, time.time_ns(), alternatives=alternatives
     )
     if result is None:
         return {
@@ -63,7 +63,7 @@ def guidance(
     response_model=None,
     responses={**NOT_FOUND, 200: {"model": SignCounts, "content": {"text/plain": {}}}},
 )
-def sign(
+async def sign(
     site: SiteDep,
     services: ServicesDep,
     fmt: Annotated[
@@ -75,12 +75,7 @@ def sign(
     ] = "de",
 ) -> Any:
     """Free bays per zone for a variable message sign, as JSON or as plain text lines."""
-    counts = zone_counts(
-        site,
-        list(services.live.site_bays(site.id)),
-        now_ns=time.time_ns(),
-        stale_after_ns=int(services.settings.stale_after_s * 1e9),
-    )
+    counts = zone_counts(site, services.current.of(site).states)
     if fmt == "text":
         return PlainTextResponse(sign_text(site, counts, lang, title=True))
     return {"site": site.id, "zones": counts}

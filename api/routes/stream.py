@@ -11,23 +11,35 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.broadcast import LiveEvent
-from api.deps import Services, ServicesDep, current_states, read_access
+from api.deps import Services, ServicesDep, read_access
 from api.routes.sites import NOT_FOUND
 from parking.events import NAME_PATTERN
 
+SEP = "\r\n"  # between an event's lines: sse-starlette's default, said once for the snapshot too
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(read_access)])
 
 
 def _sse(services: Services, event: LiveEvent) -> ServerSentEvent:
     data = json.dumps(event.data, separators=(",", ":"))
-    return ServerSentEvent(data=data, event=event.kind, id=services.broadcaster.event_id(event.id))
+    return ServerSentEvent(data=data, event=event.kind, id=services.broadcaster.event_id(event.id), sep=SEP)
 
 
-def _snapshot(services: Services, site: str | None, last_id: int) -> ServerSentEvent:
+def _snapshot(services: Services, site: str | None, last_id: int) -> bytes:
+    """The ``snapshot`` event, encoded here: its JSON is made once per change of the bays, and
+    sse-starlette's encoder would copy a city's megabytes line by line for every client."""
     sites = [services.registry.sites[site]] if site else list(services.registry.sites.values())
-    bays = [state.as_message() for s in sites for state in current_states(s, services)]
-    data = json.dumps({"bays": bays}, separators=(",", ":"))
-    return ServerSentEvent(data=data, event="snapshot", id=services.broadcaster.event_id(last_id))
+    parts = [inner for s in sites if (inner := services.current.of(s).messages_json)]
+    event_id = services.broadcaster.event_id(last_id).encode()
+    # The JSON has no line breaks (json.dumps escapes them in strings), so one data line holds it.
+    sep = SEP.encode()
+    return b'id: %s%sevent: snapshot%sdata: {"bays":[%s]}%s%s' % (
+        event_id,
+        sep,
+        sep,
+        b",".join(parts),
+        sep,
+        sep,
+    )
 
 
 @router.get(
@@ -63,7 +75,7 @@ async def stream(
     def wanted(event: LiveEvent) -> bool:
         return site is None or event.data.get("site") in (site, None)
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events() -> AsyncIterator[ServerSentEvent | bytes]:
         inbox = queue
         try:
             if resume is None:
@@ -91,4 +103,4 @@ async def stream(
         finally:
             broadcaster.unsubscribe(inbox)
 
-    return EventSourceResponse(events(), ping=int(services.settings.sse_ping_s), send_timeout=30)
+    return EventSourceResponse(events(), ping=int(services.settings.sse_ping_s), send_timeout=30, sep=SEP)

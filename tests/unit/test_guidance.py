@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from api.guidance import Guide, ZoneCount, distance_m, sign_text, site_destination, zone_counts
@@ -375,3 +376,18 @@ def test_sign_can_start_with_the_site_name(site: Site) -> None:
 def test_sign_refuses_an_unknown_language(site: Site) -> None:
     with pytest.raises(ValueError, match="language"):
         sign_text(site, zone_counts(site, []), lang="fr")  # type: ignore[arg-type]
+
+
+def test_suggesting_among_precomputed_statuses_matches_suggesting_from_states(site: Site) -> None:
+    states = _all(site) | {"P1": _state("P1", BayStatus.OCCUPIED)}
+    statuses = {bay: state.status for bay, state in states.items()}
+    free = np.array([statuses[bay] is BayStatus.FREE for bay in site.bays])
+    among = Guide().suggest_among(site, statuses, free, *DEST, NOW)
+    direct = Guide().suggest(site, states, *DEST, NOW)
+    assert among is not None
+    assert among == direct
+
+
+def test_a_free_mask_of_the_wrong_length_is_refused(site: Site) -> None:
+    with pytest.raises(ValueError, match="one entry per bay"):
+        Guide().suggest_among(site, {}, np.zeros(2, dtype=bool), *DEST, NOW)

@@ -1,0 +1,180 @@
+"""A site's bays as shown now, made once per change and shared by every route that reads them.
+
+Assembling the current state of a city (10,000 bays, 2 MB of JSON) takes tens of milliseconds;
+routes that rebuilt it per request spent their time making the same bytes again. A ``SiteNow`` is
+made when the site's bays changed (``LiveState.version``) or when a sensor has just been silent
+too long (the earliest such moment is known when the view is made). What routes need from it (the
+bay list's JSON, the stream's snapshot, the totals, the free bays for guidance) is made on first
+use and kept with it. Per-bay JSON fragments outlive the views, so a new view re-serialises only
+the bays that changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from api.models import BayView, SiteSummary, ZoneSummary
+from parking.events import BayStatus, ns_to_rfc3339
+from parking.registry import Site
+from parking.state import BayState, LiveState
+
+NEVER = 2**63 - 1
+
+
+def _bay_view_json(site: Site, state: BayState) -> bytes:
+    bay = site.bays[state.bay]
+    view = BayView.model_validate({**state.as_message(), "zone": bay.zone, "lon": bay.lon, "lat": bay.lat})
+    return view.__pydantic_serializer__.to_json(view)
+
+
+def _message_json(_site: Site, state: BayState) -> bytes:
+    return json.dumps(state.as_message(), separators=(",", ":")).encode()
+
+
+class Fragments:
+    """One JSON fragment per bay, remade only when the bay's shown state changes.
+
+    Bounded by the registry: one fragment per bay and kind.
+    """
+
+    def __init__(self, render: Callable[[Site, BayState], bytes]) -> None:
+        self._render = render
+        self._by_site: dict[str, dict[str, tuple[BayState, bytes]]] = {}
+
+    def join(self, site: Site, states: Sequence[BayState]) -> bytes:
+        """The fragments of ``states``, comma-separated (the inside of a JSON array)."""
+        cache = self._by_site.setdefault(site.id, {})
+        parts = []
+        for state in states:
+            cached = cache.get(state.bay)
+            if cached is None or (cached[0] is not state and cached[0] != state):
+                cached = cache[state.bay] = (state, self._render(site, state))
+            parts.append(cached[1])
+        return b",".join(parts)
+
+
+class SiteNow:
+    """A site's bays as shown at one moment (silent sensors as unknown), and what is made of them."""
+
+    def __init__(
+        self,
+        site: Site,
+        states: list[BayState],
+        version: int,
+        valid_until_ns: int,
+        views: Fragments,
+        messages: Fragments,
+    ) -> None:
+        self.site = site
+        self.states = states  # site-file order
+        self.version = version
+        self.valid_until_ns = valid_until_ns
+        self._views = views
+        self._messages = messages
+
+    @cached_property
+    def bays_json(self) -> bytes:
+        """The body of ``/sites/{site}/bays``: a JSON array of ``BayView``."""
+        return b"[" + self._views.join(self.site, self.states) + b"]"
+
+    @cached_property
+    def messages_json(self) -> bytes:
+        """The bays as state messages (``BayState.as_message``), comma-separated, for the stream."""
+        return self._messages.join(self.site, self.states)
+
+    @cached_property
+    def summary(self) -> SiteSummary:
+        by_zone: dict[str, Counter[BayStatus]] = {zone: Counter() for zone in sorted(self.site.zones)}
+        bays = self.site.bays
+        for state in self.states:
+            by_zone[bays[state.bay].zone][state.status] += 1
+        totals: Counter[BayStatus] = Counter()
+        for counts in by_zone.values():
+            totals.update(counts)
+        newest = max((s.last_seen_ns for s in self.states if s.last_seen_ns is not None), default=None)
+        zones = [_zone_summary(zone, counts) for zone, counts in by_zone.items() if counts.total()]
+        whole = _zone_summary("", totals)
+        return SiteSummary(
+            id=self.site.id,
+            name=self.site.name,
+            total=whole.total,
+            free=whole.free,
+            occupied=whole.occupied,
+            unknown=whole.unknown,
+            closed=whole.closed,
+            updated_at=ns_to_rfc3339(newest) if newest is not None else None,
+            zones=zones,
+        )
+
+    @cached_property
+    def free(self) -> npt.NDArray[np.bool_]:
+        """True for each bay (site-file order) that a sensor currently reports free. Read-only."""
+        mask = np.fromiter(
+            (s.status is BayStatus.FREE for s in self.states), dtype=bool, count=len(self.states)
+        )
+        mask.flags.writeable = False
+        return mask
+
+    @cached_property
+    def statuses(self) -> dict[str, BayStatus]:
+        return {s.bay: s.status for s in self.states}
+
+
+def _zone_summary(zone: str, counts: Counter[BayStatus]) -> ZoneSummary:
+    return ZoneSummary(
+        zone=zone,
+        total=counts.total(),
+        free=counts[BayStatus.FREE],
+        occupied=counts[BayStatus.OCCUPIED],
+        unknown=counts[BayStatus.UNKNOWN],
+        closed=counts[BayStatus.CLOSED],
+    )
+
+
+def shown_states(states: Iterable[BayState], now_ns: int, stale_after_ns: int) -> tuple[list[BayState], int]:
+    """The states as shown at ``now_ns`` (silent too long: unknown) and until when that holds.
+
+    The second value is the first moment (ns) at which one more bay turns unknown; NEVER if none can.
+    """
+    cutoff = now_ns - stale_after_ns
+    shown: list[BayState] = []
+    until = NEVER
+    for state in states:
+        seen = state.last_seen_ns
+        if seen is not None and state.status in (BayStatus.FREE, BayStatus.OCCUPIED):
+            if seen < cutoff:
+                state = state.with_staleness(now_ns, stale_after_ns)
+            elif seen + stale_after_ns + 1 < until:
+                until = seen + stale_after_ns + 1
+        shown.append(state)
+    return shown, until
+
+
+class CurrentView:
+    """The latest ``SiteNow`` of each site, remade when it no longer holds."""
+
+    def __init__(self, live: LiveState, stale_after_ns: int, clock: Callable[[], int] = time.time_ns) -> None:
+        self.live = live
+        self.stale_after_ns = stale_after_ns
+        self._clock = clock
+        self._views = Fragments(_bay_view_json)
+        self._messages = Fragments(_message_json)
+        self._latest: dict[str, SiteNow] = {}
+
+    def of(self, site: Site) -> SiteNow:
+        now = self._clock()
+        version = self.live.version(site.id)
+        latest = self._latest.get(site.id)
+        if latest is not None and latest.version == version and now < latest.valid_until_ns:
+            return latest
+        states, until = shown_states(self.live.site_bays(site.id), now, self.stale_after_ns)
+        made = SiteNow(site, states, version, until, self._views, self._messages)
+        self._latest[site.id] = made
+        return made
