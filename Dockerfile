@@ -11,7 +11,9 @@ COPY simulator ./simulator
 COPY dashboards ./dashboards
 COPY parklotse ./parklotse
 COPY sites ./sites
-RUN pip install . && useradd --system --uid 10001 --home /data parklotse && mkdir -p /data && chown parklotse /data
+# dashboards.assets: the kiosk's plotly.js bundle from the npm registry, checked against its pinned hash,
+# kept beside the installed package (run from / so that the installed copy is the one imported).
+RUN pip install . && (cd / && python -m dashboards.assets) && useradd --system --uid 10001 --home /data parklotse && mkdir -p /data && chown parklotse /data
 
 USER parklotse
 ENV PARKLOTSE_SITES_DIR=/app/sites \

@@ -216,6 +216,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         lifespan=lifespan,
     )
     app.state.metrics = ApiMetrics()
+    app.state.plotly = dashboard.choose_plotly()
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

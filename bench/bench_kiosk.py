@@ -199,7 +199,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="page loads per render measurement")
     parser.add_argument("--redraws", type=int, default=3_000, help="forced redraws of the memory soak")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
     rng = random.Random(args.seed)
@@ -312,11 +312,11 @@ def main() -> None:
     )
     print(
         f"  first full render, cold profile:  median {statistics.median(cold):6.0f} ms  "
-        f"max {max(cold):6.0f} ms  ({len(cold)} loads)"
+        f"max {max(cold):6.0f} ms  ({len(cold)} loads)   target ≤ 1500 ms"
     )
     print(
         f"  first full render, warm profile:  median {statistics.median(warm):6.0f} ms  "
-        f"max {max(warm):6.0f} ms  ({len(warm)} loads)   target ≤ 1500 ms"
+        f"max {max(warm):6.0f} ms  ({len(warm)} loads)"
     )
     print(
         f"  publish → screen over {len(lat)} changes:  p50 {p50 * 1000:4.0f} ms  p99 {p99 * 1000:4.0f} ms  "
@@ -336,7 +336,7 @@ def main() -> None:
     )
     if state["events"] < target:
         print(f"  note: the page received {state['events'] - events_100} of {args.updates} updates")
-    ok = statistics.median(warm) <= 1500 and p99 <= 1.0 and ratio <= 1.2 and soak_ratio <= 1.2
+    ok = statistics.median(cold) <= 1500 and p99 <= 1.0 and ratio <= 1.2 and soak_ratio <= 1.2
     print("  all targets met" if ok else "  some targets missed")
 
 

@@ -46,10 +46,10 @@ def bench(directory: Path, batches: int, lines_per_batch: int) -> None:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the scratch spool directory")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-spool-", dir=args.dir) as scratch:
         print(f"spool in {scratch}, every append fsync'd")
         bench(Path(scratch) / "single", batches=20_000, lines_per_batch=1)

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from functools import cache
+import logging
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import plotly
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 import dashboards
+from dashboards.assets import PLOTLY_CARTESIAN, kept
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 STATIC = Path(dashboards.__file__).resolve().parent / "static"
-PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+FULL_PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 _FILES = {
     "kiosk.js": "text/javascript",
     "kiosk.css": "text/css",
@@ -51,20 +55,42 @@ def staff() -> FileResponse:
     return FileResponse(STATIC / "staff.html", media_type="text/html", headers=_PAGE_HEADERS)
 
 
-@cache
-def _plotly_gzip() -> tuple[bytes, str]:
-    """plotly.min.js compressed once per process (4.8 MB → about 1.4 MB), and its ETag."""
-    raw = PLOTLY_JS.read_bytes()
-    return gzip.compress(raw, compresslevel=6, mtime=0), f'"{hashlib.sha256(raw).hexdigest()[:16]}"'
+@dataclass
+class PlotlyScript:
+    """The plotly.js the pages load as ``/static/plotly.min.js``."""
+
+    path: Path
+    partial: bool  # the cartesian bundle (dashboards.assets), not the plotly package's full one
+
+    @cached_property
+    def gzipped(self) -> tuple[bytes, str]:
+        """The script compressed once per process (about a third of its size), and its ETag."""
+        raw = self.path.read_bytes()
+        return gzip.compress(raw, compresslevel=6, mtime=0), f'"{hashlib.sha256(raw).hexdigest()[:16]}"'
+
+
+def choose_plotly() -> PlotlyScript:
+    """The cartesian bundle if set-up fetched it, else the full plotly.js of the plotly package."""
+    path = kept()
+    if path is not None:
+        log.info("kiosk plotly.js: %s@%s", PLOTLY_CARTESIAN.package, PLOTLY_CARTESIAN.version)
+        return PlotlyScript(path, partial=True)
+    log.warning(
+        "kiosk plotly.js: the full bundle of the plotly package (a cold screen starts about 0.6 s "
+        "slower); 'python -m dashboards.assets' fetches the smaller %s",
+        PLOTLY_CARTESIAN.package,
+    )
+    return PlotlyScript(FULL_PLOTLY_JS, partial=False)
 
 
 @router.get("/static/plotly.min.js")
-def plotly_js(accept_encoding: str = Header("", include_in_schema=False)) -> Response:
-    """Plotly from the installed plotly package; gzipped, so a cold kiosk start waits less for it."""
+def plotly_js(request: Request, accept_encoding: str = Header("", include_in_schema=False)) -> Response:
+    """Plotly, served from this host; gzipped, so a cold kiosk start waits less for it."""
+    script: PlotlyScript = request.app.state.plotly
     headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
     if "gzip" not in accept_encoding.lower():
-        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=headers)
-    body, etag = _plotly_gzip()
+        return FileResponse(script.path, media_type="text/javascript", headers=headers)
+    body, etag = script.gzipped
     headers.update({"Content-Encoding": "gzip", "ETag": etag})
     return Response(body, media_type="text/javascript", headers=headers)
 
