@@ -15,6 +15,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -209,7 +210,11 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 await rollups.stop()
                 feed.stop()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs (Swagger UI 5) served from this host, not from a CDN, so the API's
+    # documentation works in a showroom or town hall without internet. No /redoc: ReDoc loads its
+    # logo from the internet.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Parklotse API",
         version="1",
         summary="Live parking occupancy from LoRaWAN sensors, history, guidance and open-data exports.",
