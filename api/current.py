@@ -11,7 +11,9 @@ the bays that changed.
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -71,11 +73,13 @@ class SiteNow:
         valid_until_ns: int,
         views: Fragments,
         messages: Fragments,
+        etag: str = '"0"',
     ) -> None:
         self.site = site
         self.states = states  # site-file order
         self.version = version
         self.valid_until_ns = valid_until_ns
+        self.etag = etag  # an HTTP entity tag: differs between any two views of one process
         self._views = views
         self._messages = messages
 
@@ -83,6 +87,27 @@ class SiteNow:
     def bays_json(self) -> bytes:
         """The body of ``/sites/{site}/bays``: a JSON array of ``BayView``."""
         return b"[" + self._views.join(self.site, self.states) + b"]"
+
+    def bays_json_where(self, zone: str | None = None, status: BayStatus | None = None) -> bytes:
+        """The bay list of only the bays of ``zone`` and/or with ``status``."""
+        if zone is None and status is None:
+            return self.bays_json
+        bays = self.site.bays
+        chosen = [
+            s
+            for s in self.states
+            if (zone is None or bays[s.bay].zone == zone) and (status is None or s.status is status)
+        ]
+        return b"[" + self._views.join(self.site, chosen) + b"]"
+
+    def bay_json(self, bay: str) -> bytes | None:
+        """One bay as a ``BayView`` object, None if the site has no such bay."""
+        state = self.by_bay.get(bay)
+        return None if state is None else self._views.join(self.site, [state])
+
+    @cached_property
+    def by_bay(self) -> dict[str, BayState]:
+        return {s.bay: s for s in self.states}
 
     @cached_property
     def messages_json(self) -> bytes:
@@ -167,6 +192,9 @@ class CurrentView:
         self._views = Fragments(_bay_view_json)
         self._messages = Fragments(_message_json)
         self._latest: dict[str, SiteNow] = {}
+        # Entity tags name the process too: after a restart a client's old tag matches nothing.
+        self._epoch = secrets.token_hex(4)
+        self._made = itertools.count(1)
 
     def of(self, site: Site) -> SiteNow:
         now = self._clock()
@@ -175,6 +203,7 @@ class CurrentView:
         if latest is not None and latest.version == version and now < latest.valid_until_ns:
             return latest
         states, until = shown_states(self.live.site_bays(site.id), now, self.stale_after_ns)
-        made = SiteNow(site, states, version, until, self._views, self._messages)
+        etag = f'"{self._epoch}-{next(self._made)}"'
+        made = SiteNow(site, states, version, until, self._views, self._messages, etag)
         self._latest[site.id] = made
         return made

@@ -165,3 +165,28 @@ def test_only_changed_bays_are_serialised_again(site: Site) -> None:
     states[4] = BayState("lot", "B4", BayStatus.OCCUPIED, NOW + SECOND, NOW + SECOND)
     assert fragments.join(site, states) == b'"free","free","free","free","occupied"'
     assert rendered == ["B0", "B1", "B2", "B3", "B4", "B4"]
+
+
+def test_the_bay_list_narrows_to_a_zone_and_a_status(site: Site, live: LiveState, view: CurrentView) -> None:
+    _put(live, "B0", BayStatus.FREE)
+    _put(live, "B1", BayStatus.OCCUPIED)
+    _put(live, "B4", BayStatus.FREE)
+    now = view.of(site)
+    assert [b["bay"] for b in json.loads(now.bays_json_where(status=BayStatus.FREE))] == ["B0", "B4"]
+    assert [b["bay"] for b in json.loads(now.bays_json_where(zone="Süd"))] == ["B3", "B4"]
+    assert [b["bay"] for b in json.loads(now.bays_json_where("Nord", BayStatus.FREE))] == ["B0"]
+    assert json.loads(now.bays_json_where("Süd", BayStatus.CLOSED)) == []
+
+
+def test_one_bay_is_its_fragment_of_the_list(site: Site, live: LiveState, view: CurrentView) -> None:
+    _put(live, "B2", BayStatus.OCCUPIED)
+    now = view.of(site)
+    assert json.loads(now.bay_json("B2") or b"") == json.loads(now.bays_json)[2]
+    assert now.bay_json("B9") is None
+
+
+def test_every_new_view_has_a_new_entity_tag(site: Site, live: LiveState, view: CurrentView) -> None:
+    first = view.of(site).etag
+    assert view.of(site).etag == first
+    _put(live, "B0", BayStatus.FREE)
+    assert view.of(site).etag != first
