@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(simulate)
 
+    check = sub.add_parser(
+        "check-sites",
+        help="check site files and show their bays, zones and sensors (every problem at once)",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="site files or folders (default: PARKLOTSE_SITES_DIR, else the sample sites)",
+    )
+
     demo = sub.add_parser(
         "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
     )
@@ -129,6 +140,14 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "check-sites":
+        from parking.settings import CommonSettings
+        from parklotse.sitecheck import check_sites, render, site_files
+
+        paths = args.paths or [CommonSettings().sites_dir]
+        result = check_sites(site_files(paths))
+        print(render(result))
+        return 0 if result.ok else 2
     if args.command == "demo":
         from parklotse.demo import run_demo
 
