@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
-from api.deps import ServicesDep, SiteDep, read_access, require_token
+from api.deps import Services, ServicesDep, SiteDep, read_access, require_token
 from api.models import Problem
 from api.opendata.history_csv import HISTORY_CSV_MEDIA_TYPE, history_csv
 from api.rollups import (
@@ -75,6 +75,7 @@ from parking.history import (
     transitions_query,
     turnover_points,
 )
+from parking.localdays import local_days, regroup, time_zone
 from parking.registry import Site
 from parking.store import InfluxStore, StoreError, StoreUnavailable
 
@@ -125,6 +126,7 @@ class OccupancyHistory(BaseModel):
     site: str
     zone: str | None
     every: str = Field(examples=["15m"])
+    tz: str = Field("UTC", description="The time zone whose midnights the intervals start at")
     source: Literal["raw", "rollup"] = Field(description="rollup if a rollup answered (most of) it")
     start: str = Field(description="Start of the first interval (start aligned down to every)")
     end: str = Field(description="End of the last interval (end aligned up to every)")
@@ -238,6 +240,7 @@ class Turnover(BaseModel):
     site: str
     zone: str | None
     every: str
+    tz: str = Field("UTC", description="The time zone whose midnights the intervals start at")
     source: Literal["raw", "rollup"]
     start: str
     end: str
@@ -393,6 +396,18 @@ Zone = Annotated[
     str | None,
     Query(min_length=1, max_length=100, description="Only the bays of this zone", examples=["A"]),
 ]
+Tz = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=64,
+        description=(
+            "Start intervals of whole days at local midnight of this IANA time zone (days of 23 or "
+            "25 hours at the clock changes; 7-day intervals on Monday). UTC (default) keeps the UTC grid"
+        ),
+        examples=["Europe/Berlin"],
+    ),
+]
 Source = Annotated[
     Literal["auto", "raw", "rollup"],
     Query(
@@ -441,6 +456,43 @@ def window_for(
         raise invalid(exc) from exc
 
 
+async def local_day_buckets(
+    services: Services,
+    keeper: RollupKeeper | None,
+    scope: Scope,
+    zone: str | None,
+    request: tuple[datetime | None, datetime | None, str | None],
+    tz: str,
+    source: str,
+    fields: Sequence[str],
+    *,
+    default_span_ns: int,
+) -> tuple[list[int], int, dict[int, Bucket], Literal["raw", "rollup"], int]:
+    """Hourly sums (from InfluxDB, like every other interval) added up into local days.
+
+    Returns the interval boundaries, the days per interval, the buckets, the source and ``until``.
+    """
+    now = time.time_ns()
+    start, end, every = request
+    try:
+        bounds, days = local_days(
+            to_ns(start),
+            to_ns(end),
+            every,
+            now,
+            time_zone(tz),
+            default_span_ns=default_span_ns,
+            source=source,
+        )
+    except HistoryError as exc:
+        raise invalid(exc) from exc
+    until = min(bounds[-1], now)
+    hourly, used = await interval_buckets(
+        services.store, keeper, scope, zone, Window(bounds[0], bounds[-1], HOUR_NS), until, source, fields
+    )
+    return bounds, days, regroup(hourly, bounds), used, until
+
+
 # ---------------------------------------------------------------- endpoints
 
 
@@ -454,14 +506,38 @@ async def occupancy_history(
     every: Every = None,
     zone: Zone = None,
     source: Source = "auto",
+    tz: Tz = "UTC",
 ) -> dict[str, Any]:
     """Occupancy of a site or zone per interval: occupied share of the bays whose state was known.
 
     Defaults: the last 24 hours and an `every` giving at most ~400 points. Intervals are aligned
-    (UTC; 7-day intervals start on Monday) and each point covers its whole interval.
+    (UTC; 7-day intervals start on Monday) and each point covers its whole interval. With `tz`
+    (e.g. Europe/Berlin) intervals are local days (`every` 1d to 7d, default 1d).
     """
     now = time.time_ns()
     scope = zone_scope(site, zone)
+    if tz != "UTC":
+        bounds, days, grouped, used, until = await local_day_buckets(
+            services,
+            keeper,
+            scope,
+            zone,
+            (start, end, every),
+            tz,
+            source,
+            OCCUPANCY_FIELDS,
+            default_span_ns=DAY_NS,
+        )
+        return {
+            "site": site.id,
+            "zone": zone,
+            "every": f"{days}d",
+            "tz": tz,
+            "source": used,
+            "start": ns_to_rfc3339(bounds[0]),
+            "end": ns_to_rfc3339(bounds[-1]),
+            "points": occupancy_points([b for b in bounds[:-1] if b < until], grouped),
+        }
     window = window_for(start, end, every, default_span_ns=DAY_NS, source=source, now=now)
     until = min(window.end_ns, now)
     buckets, used = await interval_buckets(
@@ -488,13 +564,40 @@ async def turnover(
     every: Every = "1d",
     zone: Zone = None,
     source: Source = "auto",
+    tz: Tz = "UTC",
 ) -> dict[str, Any]:
     """Arrivals (free -> occupied) per interval, and per bay: with every=1d, vehicles per bay-day.
 
-    Default: the last 7 days per day.
+    Default: the last 7 days per day. With `tz` (e.g. Europe/Berlin) the days are local days.
     """
     now = time.time_ns()
     scope = zone_scope(site, zone)
+    if tz != "UTC":
+        bounds, days, grouped, used, until = await local_day_buckets(
+            services,
+            keeper,
+            scope,
+            zone,
+            (start, end, every),
+            tz,
+            source,
+            TURNOVER_FIELDS,
+            default_span_ns=WEEK_NS,
+        )
+        bays = len(scope.known)
+        local_points = turnover_points([b for b in bounds[:-1] if b < until], grouped, bays)
+        return {
+            "site": site.id,
+            "zone": zone,
+            "every": f"{days}d",
+            "tz": tz,
+            "source": used,
+            "start": ns_to_rfc3339(bounds[0]),
+            "end": ns_to_rfc3339(bounds[-1]),
+            "bays": bays,
+            "total_arrivals": sum(p["arrivals"] for p in local_points),
+            "points": local_points,
+        }
     window = window_for(start, end, every, default_span_ns=WEEK_NS, source=source, now=now)
     until = min(window.end_ns, now)
     buckets, used = await interval_buckets(

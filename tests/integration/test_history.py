@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -164,6 +164,41 @@ def test_turnover_counts_arrivals_and_the_rollup_agrees(
     daily = ok(api_server, "showroom/turnover", start=ns_to_rfc3339(day), end=ns_to_rfc3339(day + DAY))
     assert daily["every"] == "1d" and daily["source"] == "rollup"
     assert daily["points"] == [{"time": ns_to_rfc3339(day), "arrivals": 3, "per_bay": 3 / 16}]
+
+
+def test_days_can_be_local_days(servers: Servers, influx_db: str, api_server: str) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    today = datetime.fromtimestamp(recent_day() // 1_000_000_000, tz=berlin).date()
+
+    def local(day_offset: int, hour: int, minute: int = 0) -> int:
+        moment = datetime(today.year, today.month, today.day, hour, minute, tzinfo=berlin)
+        return datetime_to_ns(moment + timedelta(days=day_offset))
+
+    # Two arrivals an hour apart, either side of local midnight: both on one UTC day, not one local day.
+    write(
+        servers,
+        influx_db,
+        [
+            ("A01", local(0, 22), 0),
+            ("A01", local(0, 23, 30), 1),
+            ("A01", local(1, 0, 10), 0),
+            ("A01", local(1, 0, 30), 1),
+            ("A01", local(1, 1), 0),
+        ],
+    )
+    span = {"start": ns_to_rfc3339(local(0, 0)), "end": ns_to_rfc3339(local(2, 0)), "source": "raw"}
+    daily = ok(api_server, "showroom/turnover", tz="Europe/Berlin", **span)
+    assert daily["tz"] == "Europe/Berlin" and daily["every"] == "1d"
+    assert [p["time"] for p in daily["points"]] == [ns_to_rfc3339(local(0, 0)), ns_to_rfc3339(local(1, 0))]
+    assert [p["arrivals"] for p in daily["points"]] == [1, 1]
+    utc_days = ok(api_server, "showroom/turnover", **span)
+    assert utc_days["tz"] == "UTC" and utc_days["total_arrivals"] == 2
+    assert max(p["arrivals"] for p in utc_days["points"]) == 2
+
+    occupancy = ok(api_server, "showroom/occupancy", tz="Europe/Berlin", **span)
+    assert [p["time"] for p in occupancy["points"]] == [p["time"] for p in daily["points"]]
+    # Day 1 (local): A01 known from 22:00, occupied 23:30-24:00 of 2 h known: 0.25.
+    assert occupancy["points"][0]["occupancy"] == pytest.approx(0.25)
 
 
 def test_rebuilding_the_rollup_needs_the_token(api_server: str) -> None:
@@ -331,6 +366,9 @@ def test_csv_export_streams_every_reading_in_time_order(
 
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("showroom/occupancy", {"tz": "Europe/Kiel"}, 422, "tz='Europe/Kiel' is not a known IANA time zone"),
+    ("showroom/occupancy", {"tz": "Europe/Berlin", "every": "6h"}, 422, "every must be whole days"),
+    ("showroom/turnover", {"tz": "Asia/Kolkata"}, 422, "whole hours"),
     ("nowhere/heatmap", {}, 404, "site 'nowhere' is not known"),
     ("nowhere/history.csv", {}, 404, "site 'nowhere' is not known"),
     ("showroom/dwell", {"zone": "Q"}, 404, "zone 'Q' is not known in site 'showroom' (zones: A, B)"),
