@@ -68,6 +68,7 @@ const K = {
   flushTimer: null, lastFlush: 0, drawing: false, revision: 0,
   occHistory: null,          // {x: [], y: []} from the API, or null when it has none
   occLive: { x: [], y: [] }, // bounded ring of live samples
+  occNowDrawn: undefined, // the live occupancy the panel shows (redrawn when the bays change it)
   heat: null, kpi: null, kpiAt: 0, kpiState: "loading",
   es: null, connected: false, lostAt: null, retry: 0, retryTimer: null, connectingSince: 0,
   pending: 3, ready: false, updates: 0, events: 0,
@@ -252,7 +253,13 @@ async function flush() {
   K.drawing = true;
   K.lastFlush = performance.now();
   try {
-    if (K.dirty.map) { K.dirty.map = false; await drawMap(); drawCounts(); }
+    if (K.dirty.map) {
+      K.dirty.map = false;
+      await drawMap();
+      drawCounts();
+      // The occupancy panel's big figure and "now" marker follow the bays, not only the minute samples.
+      if (liveOccupancy() !== K.occNowDrawn) K.dirty.occ = true;
+    }
     if (K.dirty.occ) { K.dirty.occ = false; await drawOccupancy(); }
     if (K.dirty.heat) { K.dirty.heat = false; await drawHeatmap(); }
     if (K.dirty.kpi) { K.dirty.kpi = false; drawKpis(); }
@@ -492,6 +499,7 @@ function sampleOccupancy() {
 function drawOccupancy() {
   const now = Date.now();
   const current = liveOccupancy();
+  K.occNowDrawn = current;
   setText($("occ-now"), current === null ? "–" : `${fmt(current)} %`);
   const hasHistory = K.occHistory !== null;
   $("occ-card").dataset.state = hasHistory || K.occLive.x.length > 1 ? "ok" : "nodata";

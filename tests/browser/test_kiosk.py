@@ -110,7 +110,11 @@ def test_every_panel_renders_offline_in_german(
     assert totals and sum(totals) == bays
     # Occupancy and heatmap are drawn (an SVG path per series / a heatmap image).
     assert page.locator("#occ-card").get_attribute("data-state") == "ok"
-    assert page.locator("#occupancy .scatterlayer .trace").count() >= 2
+    # History and the "now" marker; the marker follows the bays' reports, drawn in the next flush.
+    wait_for(lambda: page.locator("#occupancy .scatterlayer .trace").count() >= 2, 5, "occupancy lines")
+    occupied = sum(1 for i in range(len(ids)) if i % 3 != 1)
+    share = f"{round(100 * occupied / len(ids))} %"
+    wait_for(lambda: text_of(tab, "#occ-now") == share, 5, f"the current occupancy {share} in large type")
     assert page.locator("#heat-card").get_attribute("data-state") == "ok"
     assert page.locator("#heatmap .hm image, #heatmap .heatmaplayer image").count() >= 1
     assert page.locator("#heatmap .yaxislayer-above g.ytick").count() == 7
