@@ -86,6 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="site files or folders (default: PARKLOTSE_SITES_DIR, else the sample sites)",
     )
 
+    letters = sub.add_parser(
+        "deadletters",
+        help="what the ingester refused and why; replay it once the cause is fixed",
+        description="summary (default): counts per reason and topic from the kept dead-letter files. "
+        "replay: publish the kept payloads to their original topics again (after fixing a site file "
+        "and restarting the ingester); native readings keep the time they were first received.",
+    )
+    letters.add_argument("action", nargs="?", choices=["summary", "replay"], default="summary")
+    letters.add_argument("--mqtt-url", help="broker to replay to (PARKLOTSE_MQTT_URL)")
+    letters.add_argument(
+        "--dir", dest="deadletter_dir", type=Path, help="dead-letter folder (PARKLOTSE_DEADLETTER_DIR)"
+    )
+    letters.add_argument("--reason", action="append", default=[], help="only this reason (repeatable)")
+    letters.add_argument("--since", help="only letters received at or after this RFC 3339 time")
+    letters.add_argument(
+        "--dry-run", action="store_true", help="replay: say what would be sent, send nothing"
+    )
+
     demo = sub.add_parser(
         "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
     )
@@ -148,6 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         result = check_sites(site_files(paths))
         print(render(result))
         return 0 if result.ok else 2
+    if args.command == "deadletters":
+        return _deadletters(args)
     if args.command == "demo":
         from parklotse.demo import run_demo
 
@@ -189,4 +209,42 @@ def _simulate(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     run_live(settings, runner, stop, scenarios)
+    return 0
+
+
+def _deadletters(args: argparse.Namespace) -> int:
+    from ingest import replay
+    from ingest.settings import IngestSettings
+    from parking.timestamps import parse_rfc3339
+
+    settings = IngestSettings(**_overrides(args, ("mqtt_url", "deadletter_dir")))
+    folder = settings.deadletter_dir
+    if not folder.is_dir():
+        raise ValueError(f"no dead-letter folder at {folder} (set --dir or PARKLOTSE_DEADLETTER_DIR)")
+    since = parse_rfc3339(args.since) if args.since else None
+    reading = replay.read_letters(folder)
+    if args.action == "summary":
+        reading.letters = replay.select(reading.letters, args.reason, since)
+        print(replay.summary(reading))
+        return 0
+    chosen = replay.select(reading.letters, args.reason, since)
+    resend, skipped = replay.plan(chosen)
+    for why, count in skipped.items():
+        print(f"skipped {count}: {why}")
+    if reading.unreadable:
+        print(f"skipped {len(reading.unreadable)} unreadable lines (see 'parklotse deadletters')")
+    if args.dry_run:
+        for item in resend[:20]:
+            print(f"would send {item.topic}: {item.payload[:120]!r}")
+        print(f"would replay {len(resend)} of {len(chosen)} dead letters to {settings.mqtt_url}")
+        return 0
+    try:
+        sent = replay.publish(settings, resend)
+    except replay.ReplayError as exc:
+        print(f"parklotse deadletters: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"replayed {sent} dead letters to {settings.mqtt_url}; what is still refused comes back as new "
+        "dead letters"
+    )
     return 0
