@@ -52,6 +52,25 @@ def dead_letter(rejection: Rejection, topic: str, payload: bytes, received_ns: i
     return DeadLetter(rejection.reason.value, rejection.detail, topic, payload, received_ns)
 
 
+FILE_NAME = "deadletters.jsonl"
+
+
+def rotated_path(directory: Path, index: int) -> Path:
+    """``deadletters.jsonl.{index}``: 1 is the newest rotated file."""
+    return directory / f"{FILE_NAME}.{index}"
+
+
+def letter_files(directory: Path) -> list[Path]:
+    """The files of a dead-letter folder, oldest first: ``.N`` … ``.1``, then the current one."""
+    rotated = sorted(
+        (p for p in directory.glob(f"{FILE_NAME}.*") if p.suffix[1:].isdigit()),
+        key=lambda p: int(p.suffix[1:]),
+        reverse=True,
+    )
+    current = directory / FILE_NAME
+    return [*rotated, *([current] if current.exists() else [])]
+
+
 class DeadLetterFile:
     """JSON lines, rotated by size (``deadletters.jsonl``, ``.1`` … ``.N``), fsync'd per batch.
 
@@ -63,7 +82,7 @@ class DeadLetterFile:
         self.max_bytes = max_bytes
         self.keep = keep
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "deadletters.jsonl"
+        self.path = directory / FILE_NAME
 
     def append(self, letters: list[DeadLetter]) -> None:
         if not letters:
@@ -78,11 +97,11 @@ class DeadLetterFile:
 
     def _rotate(self) -> None:
         for index in range(self.keep - 1, 0, -1):
-            older = self.directory / f"deadletters.jsonl.{index}"
+            older = rotated_path(self.directory, index)
             if older.exists():
-                older.replace(self.directory / f"deadletters.jsonl.{index + 1}")
-        self.path.replace(self.directory / "deadletters.jsonl.1")
-        extra = self.directory / f"deadletters.jsonl.{self.keep}"
+                older.replace(rotated_path(self.directory, index + 1))
+        self.path.replace(rotated_path(self.directory, 1))
+        extra = rotated_path(self.directory, self.keep)
         if extra.exists() and self.keep > 0:
             extra.unlink()
 

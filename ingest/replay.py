@@ -26,12 +26,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from tqdm import tqdm
 
+from ingest.deadletters import letter_files
+from ingest.native import split_native_topic
+from ingest.rejections import DecodeError
 from parking.events import ns_to_rfc3339
 from parking.mqtt import make_client
 from parking.settings import CommonSettings
 from parking.timestamps import TimestampError, parse_rfc3339
-
-FILE_NAME = "deadletters.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +51,6 @@ class Reading:
 
     letters: list[KeptLetter] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "file:line: why"
-
-
-def letter_files(folder: Path) -> list[Path]:
-    """The rotated files oldest first (``.N`` … ``.1``), then the current one."""
-    rotated = sorted(
-        (p for p in folder.glob(f"{FILE_NAME}.*") if p.suffix[1:].isdigit()),
-        key=lambda p: int(p.suffix[1:]),
-        reverse=True,
-    )
-    current = folder / FILE_NAME
-    return [*rotated, *([current] if current.exists() else [])]
 
 
 def parse_record(record: Any) -> KeptLetter:
@@ -162,8 +152,9 @@ def plan(letters: Iterable[KeptLetter]) -> tuple[list[Resend], Counter[str]]:
 
 
 def _with_time(letter: KeptLetter) -> bytes:
-    parts = letter.topic.split("/")
-    if not (len(parts) == 4 and parts[0] == "parking" and parts[3] == "status"):
+    try:
+        split_native_topic(letter.topic)
+    except DecodeError:
         return letter.payload  # LoRaWAN uplinks carry their own receive times
     try:
         document = json.loads(letter.payload)
