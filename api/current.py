@@ -116,7 +116,7 @@ class SiteNow:
 
     @cached_property
     def summary(self) -> SiteSummary:
-        by_zone: dict[str, Counter[BayStatus]] = {zone: Counter() for zone in sorted(self.site.zones)}
+        by_zone: dict[str, Counter[BayStatus]] = {zone: Counter() for zone in self.site.zones}
         bays = self.site.bays
         for state in self.states:
             by_zone[bays[state.bay].zone][state.status] += 1
@@ -124,7 +124,7 @@ class SiteNow:
         for counts in by_zone.values():
             totals.update(counts)
         newest = max((s.last_seen_ns for s in self.states if s.last_seen_ns is not None), default=None)
-        zones = [_zone_summary(zone, counts) for zone, counts in by_zone.items() if counts.total()]
+        zones = [_zone_summary(zone, counts) for zone, counts in by_zone.items()]
         whole = _zone_summary("", totals)
         return SiteSummary(
             id=self.site.id,
@@ -168,16 +168,15 @@ def shown_states(states: Iterable[BayState], now_ns: int, stale_after_ns: int) -
 
     The second value is the first moment (ns) at which one more bay turns unknown; NEVER if none can.
     """
-    cutoff = now_ns - stale_after_ns
     shown: list[BayState] = []
     until = NEVER
     for state in states:
-        seen = state.last_seen_ns
-        if seen is not None and state.status in (BayStatus.FREE, BayStatus.OCCUPIED):
-            if seen < cutoff:
+        stale_at = state.stale_at_ns(stale_after_ns)
+        if stale_at is not None:
+            if now_ns >= stale_at:
                 state = state.with_staleness(now_ns, stale_after_ns)
-            elif seen + stale_after_ns + 1 < until:
-                until = seen + stale_after_ns + 1
+            elif stale_at < until:
+                until = stale_at
         shown.append(state)
     return shown, until
 

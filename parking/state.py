@@ -38,13 +38,19 @@ class BayState:
             "battery_pct": self.battery_pct,
         }
 
+    def stale_at_ns(self, stale_after_ns: int) -> int | None:
+        """The first moment this state is shown as unknown (its sensor silent for longer than
+        ``stale_after_ns``); None if it never is (unknown or closed already, or never heard)."""
+        if self.status in (BayStatus.UNKNOWN, BayStatus.CLOSED) or self.last_seen_ns is None:
+            return None
+        return self.last_seen_ns + stale_after_ns + 1
+
     def with_staleness(self, now_ns: int, stale_after_ns: int) -> BayState:
         """A bay whose sensor has been silent too long is shown as unknown, whatever it last said."""
-        if self.status in (BayStatus.UNKNOWN, BayStatus.CLOSED) or self.last_seen_ns is None:
+        stale_at = self.stale_at_ns(stale_after_ns)
+        if stale_at is None or now_ns < stale_at:
             return self
-        if now_ns - self.last_seen_ns > stale_after_ns:
-            return replace(self, status=BayStatus.UNKNOWN)
-        return self
+        return replace(self, status=BayStatus.UNKNOWN)
 
 
 def apply_reading(current: BayState, reading: BayReading) -> BayState:

@@ -36,3 +36,16 @@ def test_a_silent_sensor_shows_as_unknown() -> None:
     state = BayState("s", "b", BayStatus.OCCUPIED, 0, 10 * SEC)
     assert state.with_staleness(100 * SEC, 60 * SEC).status is BayStatus.UNKNOWN
     assert state.with_staleness(50 * SEC, 60 * SEC).status is BayStatus.OCCUPIED
+
+
+def test_a_reporting_bay_turns_unknown_the_nanosecond_after_its_limit() -> None:
+    state = BayState("s", "b", BayStatus.FREE, since_ns=100, last_seen_ns=100)
+    assert state.stale_at_ns(50) == 151
+    assert state.with_staleness(150, 50).status is BayStatus.FREE
+    assert state.with_staleness(151, 50).status is BayStatus.UNKNOWN
+
+
+def test_closed_unknown_and_never_heard_bays_never_turn_stale() -> None:
+    assert BayState("s", "b", BayStatus.CLOSED, 1, 1).stale_at_ns(50) is None
+    assert BayState("s", "b", BayStatus.UNKNOWN, 1, 1).stale_at_ns(50) is None
+    assert BayState("s", "b", BayStatus.OCCUPIED).stale_at_ns(50) is None
