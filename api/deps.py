@@ -97,6 +97,14 @@ async def get_site(site: SiteId, services: ServicesDep) -> Site:
 SiteDep = Annotated[Site, Depends(get_site)]
 
 
+def unknown_zone(site: Site, zone: str) -> HTTPException:
+    """The 404 for a zone the site does not have, listing the zones it does."""
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"zone {zone!r} is not known in site {site.id!r} (zones: {', '.join(site.zones)})",
+    )
+
+
 def current_states(site: Site, services: Services) -> list[BayState]:
     """The site's bays as shown now: a sensor silent too long counts as unknown."""
     return services.current.of(site).states

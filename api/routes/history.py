@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -21,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
-from api.deps import Services, ServicesDep, SiteDep, read_access, require_token
+from api.deps import Services, ServicesDep, SiteDep, read_access, require_token, unknown_zone
 from api.models import Problem
 from api.opendata.history_csv import HISTORY_CSV_MEDIA_TYPE, history_csv
 from api.rollups import (
@@ -432,10 +433,7 @@ def zone_scope(site: Site, zone: str | None) -> Scope:
         return Scope(site.id, known=tuple(sorted(site.bays)))
     bays = tuple(sorted(b.id for b in site.bays.values() if b.zone == zone))
     if not bays:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"zone {zone!r} is not known in site {site.id!r} (zones: {', '.join(site.zones)})",
-        )
+        raise unknown_zone(site, zone)
     return Scope(site.id, bays, known=bays)
 
 
@@ -456,7 +454,31 @@ def window_for(
         raise invalid(exc) from exc
 
 
-async def local_day_buckets(
+@dataclass(frozen=True)
+class Intervals:
+    """The sums per interval of an answer, and what its head says about them."""
+
+    starts: list[int]  # the intervals that have begun, in order
+    buckets: dict[int, Bucket]
+    every: str
+    tz: str
+    source: Literal["raw", "rollup"]
+    start_ns: int
+    end_ns: int
+
+    def head(self, site: Site, zone: str | None) -> dict[str, Any]:
+        return {
+            "site": site.id,
+            "zone": zone,
+            "every": self.every,
+            "tz": self.tz,
+            "source": self.source,
+            "start": ns_to_rfc3339(self.start_ns),
+            "end": ns_to_rfc3339(self.end_ns),
+        }
+
+
+async def intervals(
     services: Services,
     keeper: RollupKeeper | None,
     scope: Scope,
@@ -467,13 +489,21 @@ async def local_day_buckets(
     fields: Sequence[str],
     *,
     default_span_ns: int,
-) -> tuple[list[int], int, dict[int, Bucket], Literal["raw", "rollup"], int]:
-    """Hourly sums (from InfluxDB, like every other interval) added up into local days.
+) -> Intervals:
+    """Sums per interval of the UTC grid or, with a time zone other than UTC, per local day.
 
-    Returns the interval boundaries, the days per interval, the buckets, the source and ``until``.
+    Local days are hourly sums (read from InfluxDB like every other interval) added up.
     """
     now = time.time_ns()
     start, end, every = request
+    if tz == "UTC":
+        window = window_for(start, end, every, default_span_ns=default_span_ns, source=source, now=now)
+        until = min(window.end_ns, now)
+        buckets, used = await interval_buckets(
+            services.store, keeper, scope, zone, window, until, source, fields
+        )
+        every_text = format_duration(window.every_ns)
+        return Intervals(window.starts(until), buckets, every_text, tz, used, window.start_ns, window.end_ns)
     try:
         bounds, days = local_days(
             to_ns(start),
@@ -490,7 +520,8 @@ async def local_day_buckets(
     hourly, used = await interval_buckets(
         services.store, keeper, scope, zone, Window(bounds[0], bounds[-1], HOUR_NS), until, source, fields
     )
-    return bounds, days, regroup(hourly, bounds), used, until
+    starts = [b for b in bounds[:-1] if b < until]
+    return Intervals(starts, regroup(hourly, bounds), f"{days}d", tz, used, bounds[0], bounds[-1])
 
 
 # ---------------------------------------------------------------- endpoints
@@ -514,44 +545,19 @@ async def occupancy_history(
     (UTC; 7-day intervals start on Monday) and each point covers its whole interval. With `tz`
     (e.g. Europe/Berlin) intervals are local days (`every` 1d to 7d, default 1d).
     """
-    now = time.time_ns()
     scope = zone_scope(site, zone)
-    if tz != "UTC":
-        bounds, days, grouped, used, until = await local_day_buckets(
-            services,
-            keeper,
-            scope,
-            zone,
-            (start, end, every),
-            tz,
-            source,
-            OCCUPANCY_FIELDS,
-            default_span_ns=DAY_NS,
-        )
-        return {
-            "site": site.id,
-            "zone": zone,
-            "every": f"{days}d",
-            "tz": tz,
-            "source": used,
-            "start": ns_to_rfc3339(bounds[0]),
-            "end": ns_to_rfc3339(bounds[-1]),
-            "points": occupancy_points([b for b in bounds[:-1] if b < until], grouped),
-        }
-    window = window_for(start, end, every, default_span_ns=DAY_NS, source=source, now=now)
-    until = min(window.end_ns, now)
-    buckets, used = await interval_buckets(
-        services.store, keeper, scope, zone, window, until, source, OCCUPANCY_FIELDS
+    found = await intervals(
+        services,
+        keeper,
+        scope,
+        zone,
+        (start, end, every),
+        tz,
+        source,
+        OCCUPANCY_FIELDS,
+        default_span_ns=DAY_NS,
     )
-    return {
-        "site": site.id,
-        "zone": zone,
-        "every": format_duration(window.every_ns),
-        "source": used,
-        "start": ns_to_rfc3339(window.start_ns),
-        "end": ns_to_rfc3339(window.end_ns),
-        "points": occupancy_points(window.starts(until), buckets),
-    }
+    return {**found.head(site, zone), "points": occupancy_points(found.starts, found.buckets)}
 
 
 @router.get("/sites/{site}/turnover", response_model=Turnover, responses=ERRORS)
@@ -570,48 +576,22 @@ async def turnover(
 
     Default: the last 7 days per day. With `tz` (e.g. Europe/Berlin) the days are local days.
     """
-    now = time.time_ns()
     scope = zone_scope(site, zone)
-    if tz != "UTC":
-        bounds, days, grouped, used, until = await local_day_buckets(
-            services,
-            keeper,
-            scope,
-            zone,
-            (start, end, every),
-            tz,
-            source,
-            TURNOVER_FIELDS,
-            default_span_ns=WEEK_NS,
-        )
-        bays = len(scope.known)
-        local_points = turnover_points([b for b in bounds[:-1] if b < until], grouped, bays)
-        return {
-            "site": site.id,
-            "zone": zone,
-            "every": f"{days}d",
-            "tz": tz,
-            "source": used,
-            "start": ns_to_rfc3339(bounds[0]),
-            "end": ns_to_rfc3339(bounds[-1]),
-            "bays": bays,
-            "total_arrivals": sum(p["arrivals"] for p in local_points),
-            "points": local_points,
-        }
-    window = window_for(start, end, every, default_span_ns=WEEK_NS, source=source, now=now)
-    until = min(window.end_ns, now)
-    buckets, used = await interval_buckets(
-        services.store, keeper, scope, zone, window, until, source, TURNOVER_FIELDS
+    found = await intervals(
+        services,
+        keeper,
+        scope,
+        zone,
+        (start, end, every),
+        tz,
+        source,
+        TURNOVER_FIELDS,
+        default_span_ns=WEEK_NS,
     )
     bays = len(scope.known)
-    points = turnover_points(window.starts(until), buckets, bays)
+    points = turnover_points(found.starts, found.buckets, bays)
     return {
-        "site": site.id,
-        "zone": zone,
-        "every": format_duration(window.every_ns),
-        "source": used,
-        "start": ns_to_rfc3339(window.start_ns),
-        "end": ns_to_rfc3339(window.end_ns),
+        **found.head(site, zone),
         "bays": bays,
         "total_arrivals": sum(p["arrivals"] for p in points),
         "points": points,

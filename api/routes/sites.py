@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
 
-from api.deps import ServicesDep, SiteDep, read_access
+from api.deps import ServicesDep, SiteDep, read_access, unknown_zone
 from api.models import BayView, Problem, SiteSummary
 from parking.events import NAME_PATTERN, BayStatus
 
@@ -76,9 +76,7 @@ async def list_bays(
     two megabytes then transfers nothing most of the time.
     """
     if zone is not None and zone not in site.zones:
-        raise HTTPException(
-            404, f"zone {zone!r} is not known in site {site.id!r} (zones: {', '.join(site.zones)})"
-        )
+        raise unknown_zone(site, zone)
     now = services.current.of(site)
     return _json(now.bays_json_where(zone, status), now.etag, if_none_match)
 
