@@ -60,7 +60,6 @@ class PlotlyScript:
     """The plotly.js the pages load as ``/static/plotly.min.js``."""
 
     path: Path
-    partial: bool  # the cartesian bundle (dashboards.assets), not the plotly package's full one
 
     @cached_property
     def gzipped(self) -> tuple[bytes, str]:
@@ -74,13 +73,13 @@ def choose_plotly() -> PlotlyScript:
     path = kept()
     if path is not None:
         log.info("kiosk plotly.js: %s@%s", PLOTLY_CARTESIAN.package, PLOTLY_CARTESIAN.version)
-        return PlotlyScript(path, partial=True)
+        return PlotlyScript(path)
     log.warning(
         "kiosk plotly.js: the full bundle of the plotly package (a cold screen starts about 0.6 s "
         "slower); 'python -m dashboards.assets' fetches the smaller %s",
         PLOTLY_CARTESIAN.package,
     )
-    return PlotlyScript(FULL_PLOTLY_JS, partial=False)
+    return PlotlyScript(FULL_PLOTLY_JS)
 
 
 @router.get("/static/plotly.min.js")
