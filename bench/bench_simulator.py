@@ -24,6 +24,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from parking.settings import PACKAGED_SITES_DIR  # noqa: E402
 from simulator.demand import DAY_S  # noqa: E402
 from simulator.engine import Engine, seed_entropy  # noqa: E402
 from simulator.grid import build_network, resolve_site  # noqa: E402
@@ -31,7 +32,7 @@ from simulator.offline import run_offline  # noqa: E402
 from simulator.report import build_report, report_html, report_json  # noqa: E402
 from simulator.scenario import GridSite, Scenario, load_scenario  # noqa: E402
 
-SITES = REPO / "sites"
+SITES = PACKAGED_SITES_DIR
 SEED = 1
 SCALING_NODES = {1_000: 7, 10_000: 21, 100_000: 65}  # 2·n·(n−1)·12 bays ≈ the label
 TILE_M = 600.0  # one town centre (6 x 6 nodes of 100 m) per tile

@@ -11,7 +11,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SITES_DIR = REPO_ROOT / "sites"
+# The sample sites ship inside the package, so a wheel install has them too.
+PACKAGED_SITES_DIR = Path(__file__).resolve().parent / "sample_sites"
+DEFAULT_SITES_DIR = PACKAGED_SITES_DIR
 
 # Credentials shipped in deploy/ for the local demo; production mode refuses them.
 DEMO_SECRETS = frozenset({"", "parklotse", "changeme", "demo", "demo-token"})

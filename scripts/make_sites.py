@@ -1,4 +1,4 @@
-"""Generate the two sample sites shipped in sites/ (deterministic; run again after changing the layout).
+"""Generate the sample sites shipped in parking/sample_sites/ (deterministic; run again after a change).
 
 town-centre: a synthetic small-town centre, 6 x 6 street grid with 100 m block faces around a market
 square, 12 on-street bays per block face (6 a side), about 720 bays (parking-search.md §6.1).
@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-SITES = Path(__file__).resolve().parent.parent / "sites"
+SITES = Path(__file__).resolve().parent.parent / "parking" / "sample_sites"
 M_PER_DEG_LAT = 111_320.0
 
 

@@ -19,9 +19,10 @@ from dashboards.figures import (
 )
 from parking.events import BayStatus
 from parking.registry import Site, load_site, parse_site
+from parking.settings import PACKAGED_SITES_DIR
 from parking.state import BayState
 
-SITES = Path(__file__).resolve().parents[2] / "sites"
+SITES = PACKAGED_SITES_DIR
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import pytest
 from api.guidance import Guide, ZoneCount, distance_m, sign_text, site_destination, zone_counts
 from parking.events import BayStatus
 from parking.registry import Site, load_site, parse_site
+from parking.settings import PACKAGED_SITES_DIR
 from parking.state import BayState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,7 +285,7 @@ def test_guidance_as_a_message_is_plain_json(site: Site, guide: Guide) -> None:
 
 
 def test_the_showroom_destination_comes_from_its_site_file() -> None:
-    showroom = load_site(REPO / "sites" / "showroom.geojson")
+    showroom = load_site(PACKAGED_SITES_DIR / "showroom.geojson")
     assert site_destination(showroom) == (10.135054, 54.3213719)
 
 
@@ -293,7 +294,7 @@ def test_a_site_without_a_destination_uses_the_centre_of_its_bays(site: Site) ->
 
 
 def test_the_showroom_guides_to_a_bay_nearest_its_destination() -> None:
-    showroom = load_site(REPO / "sites" / "showroom.geojson")
+    showroom = load_site(PACKAGED_SITES_DIR / "showroom.geojson")
     states = [BayState("showroom", bay, BayStatus.FREE, NOW, NOW) for bay in showroom.bays]
     guidance = Guide().suggest(showroom, states, *site_destination(showroom), NOW)
     assert guidance is not None
@@ -322,7 +323,7 @@ def test_zone_counts_count_silent_sensors_as_unknown(site: Site) -> None:
 
 
 def test_zone_counts_cover_every_bay_of_the_town_centre() -> None:
-    town = load_site(REPO / "sites" / "town-centre.geojson")
+    town = load_site(PACKAGED_SITES_DIR / "town-centre.geojson")
     counts = zone_counts(town, [])
     assert sum(count["total"] for count in counts) == len(town.bays) == 720
     assert [count["zone"] for count in counts] == sorted(count["zone"] for count in counts)

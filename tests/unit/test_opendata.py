@@ -27,6 +27,7 @@ from api.opendata import (
 from api.opendata.fiware import NGSI_LD_CORE_CONTEXT, PARKING_CONTEXT, PARKING_SPOT_REQUIRED
 from parking.events import BayStatus, ns_to_rfc3339
 from parking.registry import Site, load_site, parse_site
+from parking.settings import PACKAGED_SITES_DIR
 from parking.state import BayState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -463,7 +464,7 @@ def test_datex2_publication_covers_several_sites(site: Site) -> None:
 
 
 def test_showroom_exports_every_bay_in_every_format() -> None:
-    showroom = load_site(REPO / "sites" / "showroom.geojson")
+    showroom = load_site(PACKAGED_SITES_DIR / "showroom.geojson")
     assert len(fiware_parking_spots(showroom, [], NOW)) == 16
     assert parkapi_parking_site(showroom, [], NOW)["capacity"] == 16
     assert len(datex2_site_publication(showroom, [], NOW)["parkingPublicationLight"]["parkingSpace"]) == 16

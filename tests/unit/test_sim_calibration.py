@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from parking.settings import PACKAGED_SITES_DIR
 from simulator import metrics
 from simulator.calibrate import calibrate, format_table, run_pair
 from simulator.grid import resolve_site
 from simulator.scenario import load_scenario
 
-SITES = Path(__file__).resolve().parents[2] / "sites"
+SITES = PACKAGED_SITES_DIR
 
 
 def test_the_default_scenario_meets_targets_t1_to_t5() -> None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from parking.settings import PACKAGED_SITES_DIR
 from simulator.engine import BayChange, Simulation
 from simulator.grid import resolve_site
 from simulator.scenario import load_scenario
 
-SITES = Path(__file__).resolve().parents[2] / "sites"
+SITES = PACKAGED_SITES_DIR
 SATURDAY_MORNING = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
 
 

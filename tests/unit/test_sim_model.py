@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parking.settings import PACKAGED_SITES_DIR
 from simulator.demand import DAY_S, HOUR_S, DemandModel, mean_dwell_min
 from simulator.engine import BayChange, Engine
 from simulator.grid import Network, build_network, grid_site, resolve_site
 from simulator.scenario import GridSite, Scenario, load_scenario
 from simulator.search import Driver
 
-SITES = Path(__file__).resolve().parents[2] / "sites"
+SITES = PACKAGED_SITES_DIR
 MONDAY = date(2026, 11, 23)
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from parking.settings import PACKAGED_SITES_DIR
 from simulator import command
 from simulator.grid import resolve_site
 from simulator.offline import run_offline
 from simulator.report import build_report, report_html, report_json
 from simulator.scenario import load_scenario
 
-SITES = Path(__file__).resolve().parents[2] / "sites"
+SITES = PACKAGED_SITES_DIR
 REQUIRED = (
     "mean_search_min",
     "median_search_min",

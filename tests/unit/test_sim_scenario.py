@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from parking.registry import SiteFileError
+from parking.settings import PACKAGED_SITES_DIR
 from simulator.grid import resolve_site
 from simulator.scenario import (
     SCENARIO_DIR,
@@ -116,7 +117,7 @@ def test_a_site_without_bays_names_the_site_file_and_the_field(tmp_path: Path) -
 def test_a_site_missing_from_the_registry_names_the_scenario_field(tmp_path: Path) -> None:
     path = _write(tmp_path, {"extends": "town-centre", "site": {"kind": "registry", "id": "atlantis"}})
     with pytest.raises(ScenarioError, match=r"bad\.json: site\.id: no site 'atlantis'"):
-        resolve_site(load_scenario(path), REPO / "sites", path)
+        resolve_site(load_scenario(path), PACKAGED_SITES_DIR, path)
 
 
 def test_the_simulator_documentation_lists_every_parameter() -> None:
