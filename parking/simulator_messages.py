@@ -47,6 +47,9 @@ class VehiclePositions(_Message):
     interval_s: float = Field(gt=0, description="wall seconds until the next message (for interpolation)")
     without_sensors: list[Vehicle]
     with_sensors: list[Vehicle]
+    bays: list[str] = Field(description="bay ids in site order; the two strings below follow it")
+    occupied_without_sensors: str = Field(description="one character per bay: '1' occupied, '0' free")
+    occupied_with_sensors: str = Field(description="one character per bay: '1' occupied, '0' free")
 
 
 class Band(_Message):
@@ -190,3 +193,4 @@ class SimulatorStatus(_Message):
     typical_day: TypicalDay | None = Field(description="None until the first background run finishes")
     typical_day_progress: float | None = Field(default=None, ge=0, le=1)
     real_bays: list[str] = Field(default_factory=list, description="bays with a real sensor on the table")
+    signs: list[Sign] = Field(default_factory=list, description="the signs as drivers see them")
