@@ -101,8 +101,9 @@ def test_status_rings_join_outlines_with_gaps() -> None:
 
 
 def test_marker_and_street_sizes_follow_the_site_scale(showroom: Site, town: Site) -> None:
-    assert 20 < extent_m(showroom) < 30 and 450 < extent_m(town) < 600
-    assert bay_spacing_m(showroom) == pytest.approx(2.5, abs=0.2)
+    # the showroom is one 100 m block face of the town, two rows of bays 10 m apart across the street
+    assert 90 < extent_m(showroom) < 110 and 450 < extent_m(town) < 600
+    assert bay_spacing_m(showroom) == pytest.approx(10.0, abs=1.0)
     assert bay_spacing_m(town) == pytest.approx(10.0, abs=1.0)
     assert marker_size(showroom, in_polygons=True) > marker_size(town)
     assert 6 <= marker_size(town) <= 48
