@@ -235,3 +235,28 @@ def bay_map(site: Site, states: Iterable[BayState]) -> dict[str, Any]:
         "fill_traces": fill_traces,
         "polygons": {bay_id: {"x": xs, "y": ys} for bay_id, (xs, ys) in polygons.items()},
     }
+
+
+def twin_geometry(site: Site) -> dict[str, Any]:
+    """Streets and bay positions for the kiosk's twin view, which draws them on a canvas itself.
+
+    Bays are in site order (the order ``VehiclePositions.bays`` and its occupancy strings follow);
+    ``m_per_deg`` lets the page draw metres square. Compact lists, not GeoJSON: a town's 720 bays are
+    three arrays.
+    """
+    bays = list(site.bays.values())
+    xs = [b.lon for b in bays] + [p[0] for s in site.streets for p in s.coordinates]
+    ys = [b.lat for b in bays] + [p[1] for s in site.streets for p in s.coordinates]
+    mx, my = metres_per_degree(site.center[1])
+    return {
+        "site": site.id,
+        "name": site.name,
+        "bbox": [min(xs), min(ys), max(xs), max(ys)],
+        "m_per_deg": [mx, my],
+        "bay_spacing_m": bay_spacing_m(site),
+        "streets": [[list(p) for p in street.coordinates] for street in site.streets],
+        "bays": [b.id for b in bays],
+        "zones": [b.zone for b in bays],
+        "lon": [b.lon for b in bays],
+        "lat": [b.lat for b in bays],
+    }

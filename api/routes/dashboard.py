@@ -26,6 +26,8 @@ STATIC = Path(dashboards.__file__).resolve().parent / "static"
 FULL_PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 _FILES = {
     "kiosk.js": "text/javascript",
+    "twin.js": "text/javascript",
+    "story.js": "text/javascript",
     "kiosk.css": "text/css",
     "staff.js": "text/javascript",
     "staff.css": "text/css",

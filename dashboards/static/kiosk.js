@@ -9,32 +9,66 @@ const TEXT = {
     free_of: "frei von", zone: "Zone", connecting: "verbinde …", live: "Live", last_report: "letzte Meldung vor",
     offline: "Verbindung unterbrochen – verbinde neu", no_reports: "noch keine Meldung",
     sensors_ok: "Sensoren: alle {n} melden", sensors_some: "Sensoren: {ok} von {n} melden",
-    battery_low: "{n} × Batterie schwach", kpi_title: "Mit und ohne Sensoren", model_estimate: "Modellrechnung",
-    without_sensors: "Ohne Sensoren", with_sensors: "Mit Sensoren", searching_now: "suchen gerade einen Platz",
-    per_search: "Ø Suche", saved_today: "Heute eingespart (Simulation)", min_search: "Minuten Suche",
-    km_driven: "km Suchfahrt", kg_co2: "kg CO₂",
-    estimate_note: "≈ Modellschätzung der Simulation, keine Messung.", source: "Quellen",
-    no_data: "keine Daten", no_history: "keine Daten", now: "jetzt",
-    occ_title: "Belegung, letzte 24 Stunden", heat_title: "Typische Woche: Belegung je Tag und Stunde",
-    occupancy: "Belegung", oclock: " Uhr", search_line: "ab etwa 85 % beginnt die Parksuche", weeks: "letzte {n} Wochen", lang: "EN",
+    battery_low: "{n} × Batterie schwach", model_estimate: "Modellrechnung",
+    without_sensors: "Ohne Sensoren", with_sensors: "Mit Sensoren", cars_searching: "Autos suchen einen Parkplatz",
+    per_search: "Ø Suche", min_search: "Minuten Suche", km_driven: "km Suchfahrt", kg_co2: "kg CO₂",
+    estimate_note: "≈ Modellrechnung der Simulation, keine Messung.", source: "Quellen",
+    no_data: "keine Daten", no_history: "keine Daten", now: "jetzt", computing: "wird berechnet …",
+    occ_title: "Belegung, letzte 24 Stunden", occ_title_sim: "Belegung heute",
+    heat_title: "Typische Woche: Belegung je Tag und Stunde", heat_title_sim: "Typische Woche",
+    occupancy: "Belegung", oclock: " Uhr", search_line: "ab etwa 85 % beginnt die Parksuche", lang: "EN",
     s: "s", min: "min", h: "h", d: "Tagen",
     weekdays: ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"],
+    signs_title: "Parkleitsystem", besetzt: "besetzt", no_signs: "keine Schilder in diesem Modus",
+    st_searching: "sucht", st_guided: "wird gelotst", st_to_garage: "zum Parkhaus", st_approaching: "fährt zum Ziel",
+    st_leaving: "fährt weg",
+    headline: {
+      werktag: "Ein typischer Werktag mit Sensoren spart", markttag: "Ein typischer Markttag mit Sensoren spart",
+      abend: "Ein typischer Abend mit Sensoren spart", ausfall: "Sensoren ausgefallen: ein typischer Tag spart",
+      other: "Ein typischer Tag mit Sensoren spart",
+    },
+    presets: { werktag: "Werktag", markttag: "Markttag", abend: "Abend", ausfall: "Sensoren ausgefallen" },
+    steering: { app: "Lenkung per App", signs: "Lenkung per Schilder", both: "App und Schilder" },
+    guided_share: "{p} % der Fahrer folgen",
+    band_note: "Mittel, 10–90 % von {n} simulierten Tagen", today_until: "heute bis {t}", typical_until: "typisch bis {t}",
+    curve_title: "Suchzeit je Belegung", curve_note: "Mittlere Suche je Auto bei dieser Belegung (typischer Tag).",
+    curve_x: "Belegung im Suchgebiet", curve_y: "Minuten Suche",
+    your_car: "Ihr Auto: Platz {bay} belegt",
+    measured_title: "Gemessen", occupied_now: "belegt, jetzt", above_85_today: "heute über 85 % belegt",
+    curve_says: "Bei dieser Belegung sucht ein Auto im Mittel", curve_source: "Aus dem kalibrierten Innenstadt-Modell, keine Messung.",
   },
   en: {
     title: "Parking with sensors", free: "free", occupied: "occupied", unknown: "no report", closed: "closed",
     free_of: "free of", zone: "Zone", connecting: "connecting …", live: "Live", last_report: "last report",
     offline: "connection lost – reconnecting", no_reports: "no report yet",
     sensors_ok: "Sensors: all {n} reporting", sensors_some: "Sensors: {ok} of {n} reporting",
-    battery_low: "{n} × battery low", kpi_title: "With and without sensors", model_estimate: "Model estimate",
-    without_sensors: "Without sensors", with_sensors: "With sensors", searching_now: "searching for a space now",
-    per_search: "avg. search", saved_today: "Saved today (simulation)", min_search: "minutes searching",
-    km_driven: "km driven searching", kg_co2: "kg CO₂",
+    battery_low: "{n} × battery low", model_estimate: "Model estimate",
+    without_sensors: "Without sensors", with_sensors: "With sensors", cars_searching: "cars searching for a space",
+    per_search: "avg. search", min_search: "minutes searching", km_driven: "km driven searching", kg_co2: "kg CO₂",
     estimate_note: "≈ model estimate from the simulation, not a measurement.", source: "Sources",
-    no_data: "no data", no_history: "no data", now: "now",
-    occ_title: "Occupancy, last 24 hours", heat_title: "Typical week: occupancy by day and hour",
-    occupancy: "Occupancy", oclock: ":00", search_line: "above about 85 % drivers start circling", weeks: "last {n} weeks", lang: "DE",
+    no_data: "no data", no_history: "no data", now: "now", computing: "computing …",
+    occ_title: "Occupancy, last 24 hours", occ_title_sim: "Occupancy today",
+    heat_title: "Typical week: occupancy by day and hour", heat_title_sim: "Typical week",
+    occupancy: "Occupancy", oclock: ":00", search_line: "above about 85 % drivers start circling", lang: "DE",
     s: "s", min: "min", h: "h", d: "days",
     weekdays: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    signs_title: "Guidance signs", besetzt: "full", no_signs: "no signs in this mode",
+    st_searching: "searching", st_guided: "guided", st_to_garage: "to the car park", st_approaching: "driving in",
+    st_leaving: "leaving",
+    headline: {
+      werktag: "A typical weekday with sensors saves", markttag: "A typical market day with sensors saves",
+      abend: "A typical evening with sensors saves", ausfall: "Sensors down: a typical day saves",
+      other: "A typical day with sensors saves",
+    },
+    presets: { werktag: "Weekday", markttag: "Market day", abend: "Evening", ausfall: "Sensors down" },
+    steering: { app: "guided by app", signs: "guided by signs", both: "app and signs" },
+    guided_share: "{p} % of drivers follow",
+    band_note: "mean, 10–90 % of {n} simulated days", today_until: "today until {t}", typical_until: "typical until {t}",
+    curve_title: "Search time by occupancy", curve_note: "Mean search per car at this occupancy (typical day).",
+    curve_x: "occupancy of the search area", curve_y: "minutes searching",
+    your_car: "Your car: bay {bay} taken",
+    measured_title: "Measured", occupied_now: "occupied now", above_85_today: "above 85 % today",
+    curve_says: "At this occupancy a car searches on average", curve_source: "From the calibrated town-centre model, not a measurement.",
   },
 };
 
@@ -43,12 +77,13 @@ const OCC_SAMPLE_MS = 60_000;    // live occupancy point every minute
 const OCC_LIVE_MAX = 24 * 60;    // bounded: one day of live points
 const OCC_REFRESH_MS = 5 * 60_000;
 const HEAT_REFRESH_MS = 30 * 60_000;
-const KPI_POLL_MS = 30_000;      // only while no `kpi` event arrives on the stream
+const STATUS_POLL_MS = 30_000;   // only while no `simulator` event arrives on the stream
 const STALE_MS = 15 * 60_000;    // freshness badge turns amber
 const SILENT_MS = 6 * 3600_000;  // a sensor this quiet counts as not reporting (the API's default)
 const LOW_BATTERY_PCT = 20;
 const LOW_BATTERY_V = 3.2;
-const CARS_MAX = 16;
+const HANDS_ON_MS = 12_000;      // how long "Ihr Auto: Platz A03 belegt" stays
+const FRAMES_KEPT = 1200;        // frame-time ring for the benchmark (about 20 s at 60 fps)
 const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
 const COLORS = { free: "#009E73", occupied: "#D55E00", unknown: "#8C8C8C", closed: "#000000", blue: "#0072B2" };
 const HEAT_SCALE = [[0, "#f7f4c8"], [0.25, "#fdd49e"], [0.5, "#fc8d59"], [0.75, "#d7301f"], [1, "#7f0000"]];
@@ -57,19 +92,27 @@ const params = new URLSearchParams(location.search);
 const K = {
   lang: params.get("lang") === "en" ? "en" : "de",
   site: params.get("site"),
-  kpiSite: params.get("kpi_site"),
   siteName: "",
-  fig: null,                 // the map figure from the API (mutated in place and redrawn with react)
-  index: new Map(),          // bay id -> point index in the bay trace
+  mode: "loading",           // "twin": a simulator runs this site; "sensors": real sensors only
+  sim: null,                 // the site's entry of GET /api/v1/simulators (twin mode)
+  modelSite: null,           // the site whose streets the simulated cars drive
+  fig: null,                 // the map figure from the API (sensors mode; mutated in place, redrawn with react)
+  index: new Map(),          // bay id -> point index in the bay trace (sensors) or in the bay list (twin)
   zoneOf: new Map(),         // bay id -> zone
   zones: [],
   bays: new Map(),           // bay id -> latest bay state message
-  dirty: { map: false, occ: false, heat: false, kpi: false, text: false },
+  dirty: { map: false, occ: false, heat: false, status: false, measured: false, text: false },
   flushTimer: null, lastFlush: 0, drawing: false, revision: 0,
   occHistory: null,          // {x: [], y: []} from the API, or null when it has none
   occLive: { x: [], y: [] }, // bounded ring of live samples
-  occNowDrawn: undefined, // the live occupancy the panel shows (redrawn when the bays change it)
-  heat: null, kpi: null, kpiAt: 0, kpiState: "loading",
+  occNowDrawn: undefined,    // the live occupancy the panel shows (redrawn when the bays change it)
+  heat: null,
+  status: null, statusAt: 0, // SimulatorStatus (twin mode)
+  curve: null,               // the shipped occupancy -> search-time curve (sensors mode)
+  twins: null,               // {without: TwinView, with: TwinView}
+  vehiclesAt: 0, positions: 0,
+  realBays: new Set(), handsOnTimer: null,
+  frames: { interval: new Float32Array(FRAMES_KEPT), draw: new Float32Array(FRAMES_KEPT), n: 0, last: 0 },
   es: null, connected: false, lostAt: null, retry: 0, retryTimer: null, connectingSince: 0,
   pending: 3, ready: false, updates: 0, events: 0,
 };
@@ -86,6 +129,7 @@ function fmt(value, digits = 0) {
     { maximumFractionDigits: digits, minimumFractionDigits: digits }).format(Number(value));
 }
 function setText(el, text) { if (el && el.textContent !== text) el.textContent = text; }
+const enc = (site) => encodeURIComponent(site);
 
 async function getJSON(url) {
   const response = await fetch(url, { cache: "no-store" });
@@ -101,27 +145,39 @@ async function getJSON(url) {
 
 // This script runs before plotly.min.js (deferred) has even downloaded: the data are fetched while the
 // browser compiles Plotly, and drawing starts once the document and Plotly are ready.
+// Which layout the site gets is known from two lists that always answer 200 (sites and running
+// simulators), so a site without a simulator never asks for simulator figures (no failed request).
 function prefetch() {
   const sites = getJSON("/api/v1/sites");
+  const simulators = getJSON("/api/v1/simulators");
   const site = sites.then((list) => {
     if (!list.length) throw new Error("the API knows no sites");
     const wanted = list.find((s) => s.id === K.site) || list.find((s) => s.id === "showroom") || list[0];
     K.site = wanted.id;
     return wanted;
   });
-  const enc = () => encodeURIComponent(K.site);
+  const mode = Promise.all([site, simulators]).then(([, sims]) => {
+    K.sim = (Array.isArray(sims) ? sims : []).find((s) => s.site === K.site) || null;
+    K.modelSite = K.sim ? K.sim.model_site || K.site : null;
+    K.mode = K.sim ? "twin" : "sensors";
+    return K.mode;
+  });
+  const when = (wanted, load) => mode.then((m) => (m === wanted ? load() : null));
   return {
     site,
-    figure: site.then(() => getJSON(`/api/v1/sites/${enc()}/figures/map`)),
-    bays: site.then(() => getJSON(`/api/v1/sites/${enc()}/bays`)),
-    occupancy: site.then(() => fetchOccupancy()).catch((err) => err),
-    heatmap: site.then(() => fetchHeatmap()).catch((err) => err),
-    kpis: site.then(() => fetchKpis()).catch((err) => err),
+    mode,
+    bays: site.then(() => getJSON(`/api/v1/sites/${enc(K.site)}/bays`)),
+    figure: when("sensors", () => getJSON(`/api/v1/sites/${enc(K.site)}/figures/map`)),
+    twin: when("twin", () => getJSON(`/api/v1/sites/${enc(K.modelSite)}/figures/twin`)),
+    status: when("twin", () => getJSON(`/api/v1/simulator?site=${enc(K.site)}`)).catch((err) => err),
+    curve: when("sensors", () => getJSON("/api/v1/figures/search-curve")).catch((err) => err),
+    occupancy: mode.then(() => fetchOccupancy()).catch((err) => err),
+    heatmap: mode.then(() => fetchHeatmap()).catch((err) => err),
   };
 }
 const BOOT = prefetch();
 // The promises that only feed optional panels must not count as unhandled while we wait for Plotly.
-for (const key of ["site", "figure", "bays"]) BOOT[key].catch(() => {});
+for (const key of ["site", "mode", "bays", "figure", "twin"]) BOOT[key].catch(() => {});
 
 async function start() {
   applyLanguage();
@@ -129,28 +185,41 @@ async function start() {
   const summary = await BOOT.site;
   K.siteName = summary.name;
   setText($("site-name"), summary.name);
-  const [figure, bays] = await Promise.all([BOOT.figure, BOOT.bays]);
+  const mode = await BOOT.mode;
+  document.body.dataset.mode = mode;
+  applyLanguage();
+  const bays = await BOOT.bays;
   for (const bay of bays) {
     K.zoneOf.set(bay.bay, bay.zone);
     K.bays.set(bay.bay, bay);
   }
   K.zones = summary.zones.length ? summary.zones.map((z) => z.zone) : [...new Set(bays.map((b) => b.zone))].sort();
-  buildZoneTiles();
-  K.fig = figure;
-  figure.data[figure.bay_trace].customdata.forEach((bay, i) => K.index.set(bay, i));
-  figure.layout.datarevision = 0;
-  await Plotly.newPlot("map", figure.data, figure.layout, figure.config);
-  drawCounts();
+  if (mode === "sensors") {
+    buildZoneTiles();
+    const figure = await BOOT.figure;
+    K.fig = figure;
+    figure.data[figure.bay_trace].customdata.forEach((bay, i) => K.index.set(bay, i));
+    figure.layout.datarevision = 0;
+    await Plotly.newPlot("map", figure.data, figure.layout, figure.config);
+    drawCounts();
+  } else {
+    bays.forEach((bay, i) => K.index.set(bay.bay, i));
+    startTwins(await BOOT.twin);
+  }
   connect();
   // The optional panels load on their own; each shows "keine Daten" until its endpoint answers.
   loadOccupancy(BOOT.occupancy).finally(settled);
   loadHeatmap(BOOT.heatmap).finally(settled);
-  loadKpis(BOOT.kpis).finally(settled);
+  if (mode === "twin") {
+    loadStatus(BOOT.status).finally(settled);
+    setInterval(() => { if (Date.now() - K.statusAt > STATUS_POLL_MS) loadStatus(); }, STATUS_POLL_MS);
+  } else {
+    loadCurve(BOOT.curve).finally(settled);
+  }
   sampleOccupancy();
   setInterval(sampleOccupancy, OCC_SAMPLE_MS);
   setInterval(loadOccupancy, OCC_REFRESH_MS);
   setInterval(loadHeatmap, HEAT_REFRESH_MS);
-  setInterval(() => { if (Date.now() - K.kpiAt > KPI_POLL_MS) loadKpis(); }, KPI_POLL_MS);
   setInterval(tick, 1000);
   tick();
 }
@@ -173,8 +242,12 @@ function applyLanguage() {
   document.documentElement.lang = K.lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => setText(el, t(el.dataset.i18n)));
   setText($("lang"), t("lang"));
+  setText($("occ-title"), t(K.mode === "twin" ? "occ_title_sim" : "occ_title"));
+  setText($("heat-title"), t(K.mode === "twin" ? "heat_title_sim" : "heat_title"));
   for (const key of Object.keys(K.dirty)) K.dirty[key] = true;
-  if (K.fig) { buildZoneTiles(); scheduleFlush(); }
+  K.dirty.map = K.fig !== null;
+  if (K.fig) buildZoneTiles();
+  if (K.ready || K.fig || K.twins) scheduleFlush();
   tick();
 }
 
@@ -193,13 +266,17 @@ function connect() {
   if (K.es) K.es.close();
   K.connectingSince = Date.now();
   // EventSource sends Last-Event-ID when it reconnects by itself; after an API restart the id is
-  // from another epoch and the API answers with a fresh snapshot.
-  const es = new EventSource(`/api/v1/stream?site=${encodeURIComponent(K.site)}`);
+  // from another epoch and the API answers with a fresh snapshot. Positions only where they are drawn.
+  const vehicles = K.mode === "twin" ? "" : "&vehicles=false";
+  const es = new EventSource(`/api/v1/stream?site=${enc(K.site)}${vehicles}`);
   K.es = es;
   es.addEventListener("open", () => { K.connected = true; K.lostAt = null; K.retry = 0; tick(); });
   es.addEventListener("snapshot", (e) => onSnapshot(JSON.parse(e.data)));
   es.addEventListener("bay", (e) => onBay(JSON.parse(e.data)));
-  es.addEventListener("kpi", (e) => onKpi(JSON.parse(e.data)));
+  if (K.mode === "twin") {
+    es.addEventListener("vehicles", (e) => onVehicles(JSON.parse(e.data)));
+    es.addEventListener("simulator", (e) => onStatus(JSON.parse(e.data)));
+  }
   es.onerror = () => {
     K.connected = false;
     if (K.lostAt === null) K.lostAt = Date.now();
@@ -235,15 +312,23 @@ function onSnapshot(data) {
 function onBay(bay) {
   if (bay.site && bay.site !== K.site) return;
   if (!K.index.has(bay.bay)) return;
+  const before = K.bays.get(bay.bay);
   K.bays.set(bay.bay, bay);
   K.events += 1;
+  if (bay.status === "occupied" && (!before || before.status !== "occupied") && K.realBays.has(bay.bay)) {
+    handsOn(bay.bay);
+  }
   touch();
 }
 
-function touch() { K.dirty.map = true; scheduleFlush(); }
+function touch() {
+  K.dirty.map = K.fig !== null;
+  K.dirty.measured = K.mode === "sensors";
+  scheduleFlush();
+}
 
 function scheduleFlush() {
-  if (K.flushTimer !== null || !K.fig) return;
+  if (K.flushTimer !== null || K.mode === "loading") return;
   const wait = Math.max(0, K.lastFlush + FLUSH_MS - performance.now());
   K.flushTimer = setTimeout(() => { K.flushTimer = null; flush(); }, wait);
 }
@@ -253,16 +338,17 @@ async function flush() {
   K.drawing = true;
   K.lastFlush = performance.now();
   try {
-    if (K.dirty.map) {
+    if (K.dirty.map && K.fig) {
       K.dirty.map = false;
       await drawMap();
       drawCounts();
-      // The occupancy panel's big figure and "now" marker follow the bays, not only the minute samples.
-      if (liveOccupancy() !== K.occNowDrawn) K.dirty.occ = true;
     }
+    // The occupancy panel's big figure and "now" marker follow the bays, not only the minute samples.
+    if (liveOccupancy() !== K.occNowDrawn) K.dirty.occ = true;
     if (K.dirty.occ) { K.dirty.occ = false; await drawOccupancy(); }
     if (K.dirty.heat) { K.dirty.heat = false; await drawHeatmap(); }
-    if (K.dirty.kpi) { K.dirty.kpi = false; drawKpis(); }
+    if (K.mode === "twin" && K.dirty.status) { K.dirty.status = false; await drawStory(); }
+    if (K.mode === "sensors" && K.dirty.measured) { K.dirty.measured = false; drawMeasured(); }
     K.updates += 1;
     document.body.dataset.updates = String(K.updates);
   } catch (err) {
@@ -270,6 +356,55 @@ async function flush() {
   } finally {
     K.drawing = false;
   }
+}
+
+// ---------------------------------------------------------------- twin view (simulated sites)
+
+function startTwins(geometry) {
+  K.twins = {
+    without: new TwinView($("cv-without"), geometry, "without_sensors"),
+    with: new TwinView($("cv-with"), geometry, "with_sensors"),
+  };
+  window.addEventListener("resize", () => { for (const v of Object.values(K.twins)) v.resize(); });
+  requestAnimationFrame(frameLoop);
+}
+
+function frameLoop(ts) {
+  const began = performance.now();
+  K.twins.without.frame(ts);
+  K.twins.with.frame(ts);
+  const f = K.frames;
+  if (f.last) {
+    const i = f.n % FRAMES_KEPT;
+    f.interval[i] = ts - f.last;
+    f.draw[i] = performance.now() - began;
+    f.n += 1;
+  }
+  f.last = ts;
+  requestAnimationFrame(frameLoop);
+}
+
+function onVehicles(msg) {
+  if (!K.twins || msg.site !== K.modelSite) return;
+  const now = performance.now();
+  const { without, with: withS } = K.twins;
+  without.setCars(msg.without_sensors, msg.interval_s, now);
+  withS.setCars(msg.with_sensors, msg.interval_s, now);
+  without.setBays(msg.bays, msg.occupied_without_sensors);
+  withS.setBays(msg.bays, msg.occupied_with_sensors);
+  K.vehiclesAt = Date.now();
+  K.positions += 1;
+  setText($("n-search-without"), fmt(without.searching));
+  setText($("n-search-with"), fmt(withS.searching));
+  drawSimClock(msg.sim_time);
+}
+
+function frameStats(reset = false) {
+  const f = K.frames;
+  const n = Math.min(f.n, FRAMES_KEPT);
+  const out = { interval: Array.from(f.interval.slice(0, n)), draw: Array.from(f.draw.slice(0, n)), total: f.n };
+  if (reset) { f.n = 0; f.last = 0; }
+  return out;
 }
 
 // ---------------------------------------------------------------- map, counts, zones, badges
@@ -574,95 +709,39 @@ function drawHeatmap() {
   return Plotly.react("heatmap", data, layout, { displayModeBar: false, staticPlot: true, responsive: true });
 }
 
-// ---------------------------------------------------------------- with / without sensors (model estimate)
+// ---------------------------------------------------------------- simulator status and the shipped curve
 
-async function fetchKpis() {
-  // The simulator may run another site than the one on screen: then take its figures.
-  const sites = K.kpiSite ? [K.kpiSite] : [K.site, null];
-  let last = null;
-  for (const site of sites) {
-    try {
-      const data = await getJSON(site ? `/api/v1/kpis?site=${encodeURIComponent(site)}` : "/api/v1/kpis");
-      if (!K.kpiSite && data.site) K.kpiSite = data.site;
-      return data;
-    } catch (err) {
-      last = err;
-      if (err.status !== 404) break;
-    }
-  }
-  throw last;
-}
-
-async function loadKpis(pending) {
+async function loadStatus(pending) {
   try {
-    const data = await (pending || fetchKpis());
+    const data = await (pending || getJSON(`/api/v1/simulator?site=${enc(K.site)}`));
     if (data instanceof Error) throw data;
-    onKpi(data, true);
+    onStatus(data);
   } catch (err) {
-    K.kpi = null;
-    K.dirty.kpi = true;
+    // The simulator stopped since the page asked: the story panels say "wird berechnet" until it returns.
+    K.dirty.status = true;
     scheduleFlush();
   }
 }
 
-function onKpi(data, polled = false) {
-  if (!polled && data.site && data.site !== (K.kpiSite || K.site)) return;
-  K.kpi = data;
-  K.kpiAt = Date.now();
-  K.dirty.kpi = true;
+function onStatus(status) {
+  if (status.site && status.site !== K.site) return;
+  K.status = status;
+  K.statusAt = Date.now();
+  K.realBays = new Set(status.real_bays || []);
+  K.dirty.status = true;
   scheduleFlush();
 }
 
-function num(obj, ...keys) {
-  if (!obj) return null;
-  for (const key of keys) {
-    const v = obj[key];
-    if (v !== null && v !== undefined && Number.isFinite(Number(v))) return Number(v);
+async function loadCurve(pending) {
+  try {
+    const data = await pending;
+    if (data instanceof Error) throw data;
+    K.curve = data;
+  } catch (err) {
+    K.curve = null;
   }
-  return null;
-}
-
-function drawCars(el, count) {
-  const key = count === null ? "none" : String(count);
-  if (el.dataset.count === key) return;
-  el.dataset.count = key;
-  el.replaceChildren();
-  if (count === null) { el.textContent = "–"; return; }
-  const shown = Math.min(Math.round(count), CARS_MAX);
-  for (let i = 0; i < shown; i++) {
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 64 40");
-    const use = document.createElementNS("http://www.w3.org/2000/svg", "use");
-    use.setAttribute("href", "#car");
-    svg.appendChild(use);
-    el.appendChild(svg);
-  }
-  const label = document.createElement("span");
-  label.className = "count";
-  label.textContent = fmt(count);
-  el.appendChild(label);
-}
-
-function drawKpis() {
-  const k = K.kpi;
-  const card = $("kpi-card");
-  card.dataset.state = k ? "ok" : "nodata";
-  const now = k ? k.searching_now || {} : {};
-  drawCars($("cars-unguided"), num(now, "unguided"));
-  drawCars($("cars-guided"), num(now, "guided"));
-  const minutes = (v) => (v === null ? "–" : `≈ ${fmt(v, 1)} ${t("min")}`);
-  setText($("k-search-unguided"), minutes(num(k && k.unguided, "mean_search_min", "search_min")));
-  setText($("k-search-guided"), minutes(num(k && k.guided, "mean_search_min", "search_min")));
-  const saved = k ? k.saved_today || {} : {};
-  const approx = (v, d) => (v === null ? "–" : `≈ ${fmt(v, d)}`);
-  const savedMin = num(saved, "search_min");
-  const savedKm = num(saved, "km");
-  const savedCo2 = num(saved, "co2_kg");
-  setText($("k-saved-min"), approx(savedMin, savedMin !== null && savedMin < 10 ? 1 : 0));
-  setText($("k-saved-km"), approx(savedKm, 1));
-  setText($("k-saved-co2"), approx(savedCo2, 1));
-  const sources = k && Array.isArray(k.sources) ? k.sources.map((s) => s.label || s.url).filter(Boolean) : [];
-  setText($("k-sources"), sources.length ? sources.join(" · ") : "–");
+  K.dirty.measured = true;
+  scheduleFlush();
 }
 
 // ---------------------------------------------------------------- test and bench hooks
@@ -671,6 +750,9 @@ window.kiosk = {
   state: K,
   flush: () => flush(),
   applyBay: onBay,
+  applyVehicles: onVehicles,
+  applyStatus: onStatus,
+  frameStats,
   sampleOccupancy,
   ready: () => K.ready,
 };

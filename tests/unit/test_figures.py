@@ -16,6 +16,7 @@ from dashboards.figures import (
     marker_size,
     status_rings,
     street_width,
+    twin_geometry,
 )
 from parking.events import BayStatus
 from parking.registry import Site, load_site, parse_site
@@ -117,3 +118,16 @@ def test_the_figure_is_plain_json(showroom: Site, town: Site) -> None:
         assert json.loads(json.dumps(figure)) == figure
         assert figure["config"]["staticPlot"] is True
         assert figure["layout"]["yaxis"]["scaleanchor"] == "x"
+
+
+def test_twin_geometry_lists_bays_in_site_order_with_metres_square(town: Site) -> None:
+    geo = twin_geometry(town)
+    assert geo["bays"] == list(town.bays)
+    assert len(geo["lon"]) == len(geo["lat"]) == len(geo["zones"]) == len(town.bays)
+    assert len(geo["streets"]) == len(town.streets)
+    mx, my = geo["m_per_deg"]
+    assert mx < my  # a degree of longitude is shorter up north
+    lon0, lat0, lon1, lat1 = geo["bbox"]
+    assert lon0 <= min(geo["lon"]) <= max(geo["lon"]) <= lon1
+    assert lat0 <= min(geo["lat"]) <= max(geo["lat"]) <= lat1
+    json.dumps(geo)
