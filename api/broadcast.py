@@ -3,6 +3,10 @@
 Each event gets a monotonically increasing id; the last N are kept so that a client reconnecting
 with ``Last-Event-ID`` receives what it missed. A slow client's queue is bounded: when it
 overflows, the client is told to resynchronise instead of the server buffering without limit.
+
+Passing events (car positions twice a second, the simulator's status every second) are not numbered
+and not kept: they would push the bay changes out of the replay, and a client that missed one simply
+takes the next.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
-    id: int
+    id: int  # 0: a passing event, not numbered and not kept for replay
     kind: str
     data: dict[str, Any]
+    raw: str | None = None  # the data as JSON already, sent as it is (``data`` then only routes it)
 
 
 class Broadcaster:
@@ -42,6 +47,16 @@ class Broadcaster:
         event = LiveEvent(self._next_id, kind, data)
         self._next_id += 1
         self._history.append(event)
+        self._fan_out(event)
+        return event
+
+    def publish_passing(self, kind: str, data: dict[str, Any], raw: str | None = None) -> LiveEvent:
+        """An event for the clients connected now, neither numbered nor kept for replay."""
+        event = LiveEvent(0, kind, data, raw)
+        self._fan_out(event)
+        return event
+
+    def _fan_out(self, event: LiveEvent) -> None:
         for queue in list(self._clients):
             try:
                 queue.put_nowait(event)
@@ -51,7 +66,6 @@ class Broadcaster:
                 while not queue.empty():
                     queue.get_nowait()
                 queue.put_nowait(None)
-        return event
 
     def event_id(self, number: int) -> str:
         return f"{self.epoch}-{number}"

@@ -7,7 +7,6 @@ hands us the current state of every bay at once, and from then on every change.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -16,31 +15,13 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from api.broadcast import Broadcaster
 from api.settings import ApiSettings
-from api.simulators import SimulatorBook, kpi_view, parse_status
+from api.simulators import SimulatorBook, VehicleLeases, kpi_view, parse_status, parse_vehicles
 from parking import topics
-from parking.events import BayStatus
 from parking.mqtt import make_client
-from parking.state import BayState, LiveState
-from parking.timestamps import TimestampError, parse_rfc3339
+from parking.simulator_messages import SimulatorStatus, VehiclePositions, VehiclesWanted
+from parking.state import BayState, LiveState, parse_state_message, supersedes
 
 log = logging.getLogger(__name__)
-
-
-def parse_state_message(topic: str, payload: bytes) -> BayState | None:
-    """A BayState from a retained state message, or None if it is not one we can use."""
-    key = topics.split_state(topic)
-    if key is None:
-        return None
-    try:
-        data = json.loads(payload)
-        status = BayStatus(data["status"])
-        since = parse_rfc3339(data["since"]) if data.get("since") else None
-        seen = parse_rfc3339(data["last_seen"]) if data.get("last_seen") else None
-        battery_v = float(data["battery_v"]) if data.get("battery_v") is not None else None
-        battery_pct = float(data["battery_pct"]) if data.get("battery_pct") is not None else None
-    except (ValueError, KeyError, TypeError, TimestampError):
-        return None
-    return BayState(key[0], key[1], status, since, seen, battery_v, battery_pct)
 
 
 class LiveFeed:
@@ -51,6 +32,7 @@ class LiveFeed:
         self.live = live
         self.broadcaster = broadcaster
         self.simulators = simulators
+        self.leases = VehicleLeases()
         self.connected = False
         self.messages = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,7 +59,13 @@ class LiveFeed:
         if reason.is_failure:
             log.error("broker refused the live feed's connection: %s", reason)
             return
-        client.subscribe([(topics.STATE_FILTER, 1), (topics.SIMULATOR_STATUS_FILTER, 0)])
+        client.subscribe(
+            [
+                (topics.STATE_FILTER, 1),
+                (topics.SIMULATOR_STATUS_FILTER, 0),
+                (topics.SIMULATOR_VEHICLES_FILTER, 0),
+            ]
+        )
         self.connected = True
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: ReasonCode, _p: Any) -> None:
@@ -91,13 +79,39 @@ class LiveFeed:
         if state is not None:
             self._loop.call_soon_threadsafe(self.apply, state)
             return
-        simulator = parse_status(message.topic, payload)
-        if simulator is not None:
-            self._loop.call_soon_threadsafe(self.apply_simulator, *simulator)
+        kind = topics.split_simulator(message.topic)
+        if kind is None:
+            return
+        if kind[1] == "vehicles":
+            positions = parse_vehicles(message.topic, payload)
+            if positions is not None:
+                self._loop.call_soon_threadsafe(self.apply_vehicles, positions, payload.decode())
+        elif kind[1] == "status":
+            if not payload:  # the retained status was cleared: that simulator is gone
+                self._loop.call_soon_threadsafe(self.simulators.forget, kind[0])
+                return
+            status = parse_status(message.topic, payload)
+            if status is not None:
+                self._loop.call_soon_threadsafe(self.apply_simulator, status, payload.decode())
 
-    def apply_simulator(self, site: str, status: dict[str, Any]) -> None:
-        self.simulators.update(site, status)
-        self.broadcaster.publish("kpi", kpi_view(site, status))
+    def apply_simulator(self, status: SimulatorStatus, raw: str) -> None:
+        self.simulators.update(status)
+        route = {"site": status.site}
+        self.broadcaster.publish_passing("simulator", route, raw)
+        self.broadcaster.publish_passing("kpi", route, kpi_view(status).model_dump_json())
+
+    def apply_vehicles(self, positions: VehiclePositions, raw: str) -> None:
+        self.broadcaster.publish_passing("vehicles", {"site": positions.site}, raw)
+
+    def want_vehicles(self, model_sites: set[str]) -> None:
+        """A screen watches these models' cars: renew their lease when due (best effort, QoS 0)."""
+        client = self._client
+        if client is None or not self.connected:
+            return
+        message = VehiclesWanted(vehicles_for_s=self.leases.lease_s).model_dump_json()
+        for model in model_sites:
+            if self.leases.due(model):
+                client.publish(topics.simulator_wanted(model), message, qos=0)
 
     def publish(self, topic: str, payload: str) -> bool:
         """Send a control message; False when the broker is not connected."""
@@ -108,8 +122,8 @@ class LiveFeed:
     def apply(self, state: BayState) -> None:
         self.messages += 1
         before = self.live.get(state.site, state.bay)
-        if before is None or (before.since_ns or 0) > (state.since_ns or 0):
-            return  # unknown bay, or older than what we have (seeded from InfluxDB)
+        if before is None or not supersedes(state, before):
+            return  # unknown bay, or it knows an older status than we have (e.g. seeded from InfluxDB)
         self.live.put(state)
         if before.status != state.status or before.since_ns != state.since_ns:
             self.broadcaster.publish("bay", state.as_message())

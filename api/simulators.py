@@ -1,83 +1,176 @@
-"""The running simulators as the API sees them: their last retained status, and KPIs in API form."""
+"""The running simulators as the API sees them: their last retained status, and KPIs in API form.
+
+Statuses and positions arrive on MQTT from the simulators and are validated against
+``parking.simulator_messages`` here, at the edge; a message that does not fit is dropped with a log
+line naming the first problem, and the last good status is kept.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import logging
+import time
+
+from pydantic import ValidationError
 
 from parking import topics
+from parking.simulator_messages import (
+    KpiView,
+    SavedToday,
+    SimulatorStatus,
+    SimulatorSummary,
+    Source,
+    VehiclePositions,
+)
 
-# The studies the model is calibrated on (shared/research/parking-search.md §1c, §4, §7).
+log = logging.getLogger(__name__)
+
+# The studies the model is calibrated on (docs/research.md §1c, §4, §7).
 CALIBRATION_SOURCES = (
-    {
-        "label": "start2park (Frankfurt UAS, GPS-Messung)",
-        "url": "https://start2park.fluxguide.com/website/2022/11/02/zwischenergebnisse",
-    },
-    {
-        "label": "Destatis 2017: 179 g CO₂/km Pkw-Flotte",
-        "url": "https://m.faz.net/aktuell/wirtschaft/der-co2-ausstoss-von-autos-waechst-15910393.amp.html",
-    },
-    {
-        "label": "Köln-Nippes Parkpilot (Testfahrten)",
-        "url": "https://ksta.de/koeln/nippes/parkpilot-in-koeln-nippes-wie-hat-sich-die-auslastung-der-stellplaetze-entwickelt-287105",
-    },
+    Source(
+        label="start2park (Frankfurt UAS, GPS-Messung)",
+        url="https://start2park.fluxguide.com/website/2022/11/02/zwischenergebnisse",
+    ),
+    Source(
+        label="Destatis 2017: 179 g CO₂/km Pkw-Flotte",
+        url="https://m.faz.net/aktuell/wirtschaft/der-co2-ausstoss-von-autos-waechst-15910393.amp.html",
+    ),
+    Source(
+        label="Köln-Nippes Parkpilot (Testfahrten)",
+        url="https://ksta.de/koeln/nippes/parkpilot-in-koeln-nippes-wie-hat-sich-die-auslastung-der-stellplaetze-entwickelt-287105",
+    ),
+)
+SAVED_METHOD = (
+    "the same drivers on the same day in the same town without sensors (the twin) minus the run with "
+    "sensors, over the drivers finished in both; positive means the sensors helped"
 )
 
 
-def parse_status(topic: str, payload: bytes) -> tuple[str, dict[str, Any]] | None:
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"])
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def parse_status(topic: str, payload: bytes) -> SimulatorStatus | None:
+    """A simulator's status from its topic, or None (logged) when it is not one."""
     site = topics.split_simulator_status(topic)
-    if site is None:
+    if site is None or not payload:  # an empty retained payload clears the topic
         return None
     try:
-        status = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        status = SimulatorStatus.model_validate_json(payload)
+    except ValidationError as exc:
+        log.warning("ignored a simulator status on %s: %s", topic, _first_error(exc))
         return None
-    return (site, status) if isinstance(status, dict) else None
+    if status.site != site:
+        log.warning("ignored a simulator status on %s: it is for site %r", topic, status.site)
+        return None
+    return status
 
 
-def kpi_view(site: str, status: dict[str, Any]) -> dict[str, Any]:
-    """The kiosk's "with and without sensors" figures from a simulator status (pure)."""
-    kpis = status.get("kpis") or {}
-    today = kpis.get("today") or {}
-    savings = today.get("savings") or {}
-    now = kpis.get("now") or {}
-    co2_g = savings.get("co2_g")
-    return {
-        "site": site,
-        "model_estimate": True,
-        "scenario": status.get("scenario"),
-        "sim_time": kpis.get("sim_time"),
-        "settings": kpis.get("settings"),
-        "guided": today.get("guided"),
-        "unguided": today.get("unguided"),
-        "without_guidance": today.get("without_guidance"),
-        "saved_today": {
-            "search_min": savings.get("search_min"),
-            "km": savings.get("search_km"),
-            "co2_kg": co2_g / 1000.0 if isinstance(co2_g, int | float) else None,
-            "method": savings.get("method"),
-        },
-        "searching_now": (now.get("searching") or {}),
-        "occupancy": now.get("occupancy"),
-        "sources": list(CALIBRATION_SOURCES),
-        "factors": kpis.get("factors") or {},
-    }
+def parse_vehicles(topic: str, payload: bytes) -> VehiclePositions | None:
+    found = topics.split_simulator(topic)
+    if found is None or found[1] != "vehicles":
+        return None
+    try:
+        positions = VehiclePositions.model_validate_json(payload)
+    except ValidationError as exc:
+        log.warning("ignored vehicle positions on %s: %s", topic, _first_error(exc))
+        return None
+    return positions if positions.site == found[0] else None
+
+
+def kpi_view(status: SimulatorStatus) -> KpiView:
+    """The kiosk's "with and without sensors" figures from a simulator status (pure).
+
+    The comparison is always the twin (the same drivers, nobody steered) against the run with
+    sensors, never the unguided against the guided drivers of one run.
+    """
+    kpis = status.kpis
+    today = kpis.today
+    saved = today.saved
+    return KpiView(
+        site=status.site,
+        model_site=status.model_site,
+        scenario=status.scenario,
+        preset=status.preset,
+        steering=status.steering,
+        guidance_share=status.guidance_share,
+        sensor_latency_s=status.sensor_latency_s,
+        sim_time=status.sim_time,
+        day_label=status.day_label,
+        searching_now=kpis.now.searching,
+        on_road_now=kpis.now.on_road,
+        without_sensors=today.without_sensors,
+        with_sensors=today.with_sensors,
+        guided=today.guided,
+        unguided=today.unguided,
+        saved_today=SavedToday(
+            search_min=saved.search_min if saved else None,
+            km=saved.km if saved else None,
+            co2_kg=saved.co2_kg if saved else None,
+            method=SAVED_METHOD,
+        ),
+        typical_day=status.typical_day,
+        sources=list(CALIBRATION_SOURCES),
+        factors=kpis.factors,
+    )
+
+
+def summary(status: SimulatorStatus) -> SimulatorSummary:
+    return SimulatorSummary(
+        site=status.site,
+        model_site=status.model_site,
+        state=status.state,
+        preset=status.preset,
+        sim_time=status.sim_time,
+        day_label=status.day_label,
+    )
 
 
 class SimulatorBook:
     """Latest status per simulated site, fed by the live feed (single-threaded in the event loop)."""
 
     def __init__(self) -> None:
-        self.status: dict[str, dict[str, Any]] = {}
+        self.status: dict[str, SimulatorStatus] = {}
 
-    def update(self, site: str, status: dict[str, Any]) -> None:
-        self.status[site] = status
+    def update(self, status: SimulatorStatus) -> None:
+        self.status[status.site] = status
 
-    def pick(self, site: str | None) -> tuple[str, dict[str, Any]] | None:
+    def forget(self, site: str) -> None:
+        self.status.pop(site, None)
+
+    def pick(self, site: str | None) -> SimulatorStatus | None:
         if site is not None:
-            found = self.status.get(site)
-            return (site, found) if found is not None else None
-        if not self.status:
-            return None
-        first = sorted(self.status)[0]
-        return first, self.status[first]
+            return self.status.get(site)
+        return self.status[sorted(self.status)[0]] if self.status else None
+
+    def summaries(self) -> list[SimulatorSummary]:
+        return [summary(self.status[site]) for site in sorted(self.status)]
+
+    def model_sites(self, site: str | None) -> set[str]:
+        """The town models whose cars a screen of ``site`` (None: every site) shows."""
+        if site is None:
+            return {s.model_site for s in self.status.values()}
+        found = self.status.get(site)
+        return {found.model_site} if found is not None else set()
+
+
+class VehicleLeases:
+    """Renews the "someone watches the cars" lease per town model, at most every ``renew_s``.
+
+    Stream clients call ``want`` whenever they wake; the first call after ``renew_s`` returns True and
+    the caller sends a ``VehiclesWanted`` for ``lease_s``. With no client, nothing is sent and the
+    simulator stops publishing positions when its lease runs out.
+    """
+
+    def __init__(self, lease_s: float = 10.0, renew_s: float = 3.0) -> None:
+        self.lease_s = lease_s
+        self.renew_s = renew_s
+        self._sent: dict[str, float] = {}
+
+    def due(self, model_site: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if now - self._sent.get(model_site, -1e18) < self.renew_s:
+            return False
+        self._sent[model_site] = now
+        return True

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from parking import topics
 from parking.events import BayReading, BayStatus, ns_to_rfc3339
 from parking.registry import Registry
+from parking.timestamps import TimestampError, parse_rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +18,8 @@ class BayState:
     """What is known about one bay now.
 
     ``since_ns`` is when the current status began (the first reading that showed it);
-    ``last_seen_ns`` is the sensor's latest contact of any kind.
+    ``confirmed_ns`` the event time of the newest reading that carried an occupancy (the one the
+    status follows); ``last_seen_ns`` is the sensor's latest contact of any kind.
     """
 
     site: str
@@ -25,6 +29,13 @@ class BayState:
     last_seen_ns: int | None = None
     battery_v: float | None = None
     battery_pct: float | None = None
+    confirmed_ns: int | None = None
+
+    @property
+    def status_time_ns(self) -> int | None:
+        """The event time the status is known for; ``since`` for a state that does not say
+        (from an older ingester, or seeded from the database, where the two are the same)."""
+        return self.confirmed_ns if self.confirmed_ns is not None else self.since_ns
 
     def as_message(self) -> dict[str, Any]:
         """The JSON shape of ``parking/state/{site}/{bay}`` and of the API's bay list."""
@@ -36,6 +47,7 @@ class BayState:
             "last_seen": ns_to_rfc3339(self.last_seen_ns) if self.last_seen_ns is not None else None,
             "battery_v": self.battery_v,
             "battery_pct": self.battery_pct,
+            "confirmed": ns_to_rfc3339(self.confirmed_ns) if self.confirmed_ns is not None else None,
         }
 
     def stale_at_ns(self, stale_after_ns: int) -> int | None:
@@ -54,18 +66,21 @@ class BayState:
 
 
 def apply_reading(current: BayState, reading: BayReading) -> BayState:
-    """The next state; an older reading than what is known never rolls the status back."""
-    last_seen = (
-        reading.time_ns if current.last_seen_ns is None else max(current.last_seen_ns, reading.time_ns)
-    )
-    battery_v = reading.health.battery_v if reading.health.battery_v is not None else current.battery_v
-    battery_pct = (
-        reading.health.battery_pct if reading.health.battery_pct is not None else current.battery_pct
-    )
-    status, since = current.status, current.since_ns
-    newer = current.since_ns is None or reading.time_ns >= current.since_ns
-    if reading.occupied is not None and newer and reading.status != current.status:
-        status, since = reading.status, reading.time_ns
+    """The next state. Readings may arrive out of order (a gateway's backlog, a redelivery): every
+    one is stored, but the status follows the newest event time, so an older reading never rolls
+    it back, whatever arrived in between."""
+    newest_contact = current.last_seen_ns is None or reading.time_ns >= current.last_seen_ns
+    last_seen = reading.time_ns if newest_contact else current.last_seen_ns
+    battery_v, battery_pct = current.battery_v, current.battery_pct
+    if newest_contact:
+        battery_v = reading.health.battery_v if reading.health.battery_v is not None else battery_v
+        battery_pct = reading.health.battery_pct if reading.health.battery_pct is not None else battery_pct
+    status, since, confirmed = current.status, current.since_ns, current.confirmed_ns
+    known = current.status_time_ns
+    if reading.occupied is not None and (known is None or reading.time_ns >= known):
+        confirmed = reading.time_ns
+        if reading.status != current.status:
+            status, since = reading.status, reading.time_ns
     return replace(
         current,
         status=status,
@@ -73,7 +88,16 @@ def apply_reading(current: BayState, reading: BayReading) -> BayState:
         last_seen_ns=last_seen,
         battery_v=battery_v,
         battery_pct=battery_pct,
+        confirmed_ns=confirmed,
     )
+
+
+def supersedes(new: BayState, old: BayState) -> bool:
+    """Whether ``new`` (from the retained state topic or the database) knows the bay's status at
+    least as recently as ``old``; of two that know it equally recently, the one that came later wins."""
+    if old.status_time_ns is None:
+        return True
+    return new.status_time_ns is not None and new.status_time_ns >= old.status_time_ns
 
 
 class LiveState:
@@ -125,3 +149,21 @@ class LiveState:
 
     def all(self) -> Iterable[BayState]:
         return [state for bays in self._sites.values() for state in bays.values()]
+
+
+def parse_state_message(topic: str, payload: bytes) -> BayState | None:
+    """A BayState from a retained state message, or None if it is not one we can use."""
+    key = topics.split_state(topic)
+    if key is None:
+        return None
+    try:
+        data = json.loads(payload)
+        status = BayStatus(data["status"])
+        since = parse_rfc3339(data["since"]) if data.get("since") else None
+        seen = parse_rfc3339(data["last_seen"]) if data.get("last_seen") else None
+        battery_v = float(data["battery_v"]) if data.get("battery_v") is not None else None
+        battery_pct = float(data["battery_pct"]) if data.get("battery_pct") is not None else None
+        confirmed = parse_rfc3339(data["confirmed"]) if data.get("confirmed") else None
+    except (ValueError, KeyError, TypeError, TimestampError):
+        return None
+    return BayState(key[0], key[1], status, since, seen, battery_v, battery_pct, confirmed)

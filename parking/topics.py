@@ -40,6 +40,8 @@ def split_state(topic: str) -> tuple[str, str] | None:
 
 
 SIMULATOR_STATUS_FILTER = "parklotse/simulator/+/status"
+SIMULATOR_VEHICLES_FILTER = "parklotse/simulator/+/vehicles"
+SIMULATOR_WANTED_FILTER = "parklotse/simulator/+/wanted"
 
 
 def simulator_control(site: str) -> str:
@@ -52,8 +54,24 @@ def simulator_status(site: str) -> str:
     return f"parklotse/simulator/{site}/status"
 
 
-def split_simulator_status(topic: str) -> str | None:
+def simulator_vehicles(site: str) -> str:
+    """Positions of the cars on the road in both twins (QoS 0, not retained, only while wanted)."""
+    return f"parklotse/simulator/{site}/vehicles"
+
+
+def simulator_wanted(site: str) -> str:
+    """A short lease from the API: "someone watches the cars, publish positions for N seconds"."""
+    return f"parklotse/simulator/{site}/wanted"
+
+
+def split_simulator(topic: str) -> tuple[str, str] | None:
+    """(site, kind) of a ``parklotse/simulator/{site}/{kind}`` topic, or None for anything else."""
     parts = topic.split("/")
-    if len(parts) == 4 and parts[:2] == ["parklotse", "simulator"] and parts[3] == "status":
-        return parts[2]
+    if len(parts) == 4 and parts[:2] == ["parklotse", "simulator"] and parts[2] and parts[3]:
+        return parts[2], parts[3]
     return None
+
+
+def split_simulator_status(topic: str) -> str | None:
+    found = split_simulator(topic)
+    return found[0] if found is not None and found[1] == "status" else None

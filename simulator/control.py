@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_LATENCY_S = 86_400.0
+Steering = Literal["app", "signs", "both"]
 
 
 class Command(BaseModel):
@@ -20,7 +21,15 @@ class Command(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"action": "start", "speed": 60, "guidance_share": 0.3, "sensor_latency_s": 30}
+            "example": {
+                "action": "start",
+                "preset": "markttag",
+                "steering": "signs",
+                "guidance_share": 0.6,
+                "sensor_latency_s": 30,
+                "speed": 30,
+                "hour": 11,
+            }
         },
     )
 
@@ -42,6 +51,17 @@ class Command(BaseModel):
     sensor_latency_s: float | None = Field(
         default=None, ge=0, le=MAX_LATENCY_S, description="age of the data guidance sees, seconds"
     )
+    preset: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{1,32}$",
+        description="a story (werktag, markttag, abend, ausfall); starts over at its first hour",
+    )
+    steering: Steering | None = Field(
+        default=None, description="app: guidance to a bay; signs: Parkleitsystem at the entrances; both"
+    )
+    hour: float | None = Field(
+        default=None, ge=0, lt=24, description="jump: start over at this simulated hour of the preset's day"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +71,21 @@ class RunState:
     guidance_share: float
     sensor_latency_s: float
     scenario: str
+    preset: str = "werktag"
+    steering: Steering = "app"
 
 
 @dataclass(frozen=True, slots=True)
 class Effect:
-    """What applying a command means for the model: the new state and whether to rebuild it."""
+    """What applying a command means for the model: the new state and whether to rebuild it.
+
+    ``start_hour``: where a rebuilt model starts (None: the preset's first hour).
+    """
 
     state: RunState
     reset: bool
     new_scenario: str | None
+    start_hour: float | None = None
 
 
 def apply_command(state: RunState, command: Command) -> Effect:
@@ -71,9 +97,19 @@ def apply_command(state: RunState, command: Command) -> Effect:
         new = replace(new, guidance_share=command.guidance_share)
     if command.sensor_latency_s is not None:
         new = replace(new, sensor_latency_s=command.sensor_latency_s)
+    if command.steering is not None:
+        new = replace(new, steering=command.steering)
+    if command.preset is not None:
+        new = replace(new, preset=command.preset)
     if command.action == "start":
         new = replace(new, running=True)
     elif command.action == "pause":
         new = replace(new, running=False)
     switch = command.scenario if command.scenario and command.scenario != state.scenario else None
-    return Effect(new, command.action == "reset" or switch is not None, switch)
+    reset = (
+        command.action == "reset"
+        or switch is not None
+        or new.preset != state.preset
+        or command.hour is not None
+    )
+    return Effect(new, reset, switch, command.hour)

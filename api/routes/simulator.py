@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep, read_access, require_token
 from api.models import Problem
 from api.simulators import kpi_view
 from parking import topics
 from parking.events import NAME_PATTERN
+from parking.simulator_messages import KpiView, SimulatorStatus, SimulatorSummary
 from simulator.control import Command
 
 router = APIRouter(prefix="/api/v1", tags=["simulator"])
@@ -31,17 +32,37 @@ NO_SIMULATOR: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/simulator", dependencies=[Depends(read_access)], responses=NO_SIMULATOR)
-def simulator_status(services: ServicesDep, site: SiteQuery = None) -> dict[str, Any]:
-    """State, settings and scenario of a running simulator (the first one when no site is given)."""
-    picked = services.simulators.pick(site)
-    if picked is None:
+class ControlAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"accepted": {"action": "set", "preset": "markttag"}, "site": "showroom"}]
+        }
+    )
+
+    accepted: dict[str, Any] = Field(description="the command as it was sent to the simulator")
+    site: str
+
+
+def _picked(services: ServicesDep, site: str | None) -> SimulatorStatus:
+    found = services.simulators.pick(site)
+    if found is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             f"no simulator is running for site {site!r}" if site else "no simulator is running",
         )
-    name, found = picked
-    return {key: value for key, value in found.items() if key != "kpis"} | {"site": name}
+    return found
+
+
+@router.get("/simulators", dependencies=[Depends(read_access)])
+def running_simulators(services: ServicesDep) -> list[SimulatorSummary]:
+    """Every running simulator, one entry per site it publishes (empty when none runs; never 404)."""
+    return services.simulators.summaries()
+
+
+@router.get("/simulator", dependencies=[Depends(read_access)], responses=NO_SIMULATOR)
+def simulator_status(services: ServicesDep, site: SiteQuery = None) -> SimulatorStatus:
+    """State, settings, presets, signs and figures of a running simulator (default: the first one)."""
+    return _picked(services, site)
 
 
 @router.post(
@@ -54,29 +75,17 @@ def simulator_status(services: ServicesDep, site: SiteQuery = None) -> dict[str,
         503: {"model": Problem, "description": "The broker is not connected; try again"},
     },
 )
-def control_simulator(command: ControlCommand, services: ServicesDep) -> dict[str, Any]:
-    """Start, pause, reset or re-tune the simulator; it applies the command within a second."""
-    picked = services.simulators.pick(command.site)
-    if picked is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no simulator is running for site {command.site!r}"
-            if command.site
-            else "no simulator is running",
-        )
-    site, _ = picked
+def control_simulator(command: ControlCommand, services: ServicesDep) -> ControlAccepted:
+    """Start, pause, reset or re-tune the simulator, pick a preset or steering mode, jump to an hour;
+    it applies the command within a second."""
+    site = _picked(services, command.site).site
     if not services.feed.publish(topics.simulator_control(site), command.model_dump_json(exclude_none=True)):
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the broker is not connected; try again")
-    return {"accepted": command.model_dump(exclude_none=True), "site": site}
+    return ControlAccepted(accepted=command.model_dump(exclude_none=True), site=site)
 
 
 @router.get("/kpis", dependencies=[Depends(read_access)], responses=NO_SIMULATOR)
-def steering_kpis(services: ServicesDep, site: SiteQuery = None) -> dict[str, Any]:
-    """Guided vs unguided search minutes, km and CO2 today and now: model estimates with their sources."""
-    picked = services.simulators.pick(site)
-    if picked is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no simulator is running for site {site!r}" if site else "no simulator is running",
-        )
-    return kpi_view(*picked)
+def steering_kpis(services: ServicesDep, site: SiteQuery = None) -> KpiView:
+    """The same town with and without sensors (the twin): cars searching now, today's search minutes, km
+    and CO2 of both, what the sensors saved today and on a typical day. Model estimates with their sources."""
+    return kpi_view(_picked(services, site))

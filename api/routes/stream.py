@@ -20,8 +20,11 @@ router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(read_a
 
 
 def _sse(services: Services, event: LiveEvent) -> ServerSentEvent:
-    data = json.dumps(event.data, separators=(",", ":"))
-    return ServerSentEvent(data=data, event=event.kind, id=services.broadcaster.event_id(event.id), sep=SEP)
+    data = event.raw if event.raw is not None else json.dumps(event.data, separators=(",", ":"))
+    # A passing event (positions, status) carries no id, so the client's Last-Event-ID stays on the
+    # last bay change and a reconnect resumes there.
+    event_id = services.broadcaster.event_id(event.id) if event.id else None
+    return ServerSentEvent(data=data, event=event.kind, id=event_id, sep=SEP)
 
 
 def _snapshot(services: Services, site: str | None, last_id: int) -> bytes:
@@ -50,8 +53,13 @@ def _snapshot(services: Services, site: str | None, last_id: int) -> bytes:
         200: {
             "content": {"text/event-stream": {}},
             "description": (
-                "event `snapshot` (all bays) first, then `bay` events on every change; "
-                "reconnect with Last-Event-ID to resume where the stream left off"
+                "event `snapshot` (all bays) first, then `bay` events on every change; reconnect with "
+                "Last-Event-ID to resume where the stream left off. From a running simulator also, "
+                "without ids and not replayed: `vehicles` (VehiclePositions: the cars on the road in "
+                "both twins, at most twice a second, only while a client asks for them), `simulator` "
+                "(SimulatorStatus, about once a second) and `kpi` (KpiView, the same as GET /api/v1/kpis: "
+                "`searching_now` holds `without_sensors` (the twin town nobody steers) and `with_sensors`). "
+                "Schemas: components VehiclePositions, SimulatorStatus, KpiView."
             ),
         },
     },
@@ -62,9 +70,17 @@ async def stream(
     site: Annotated[
         str | None, Query(pattern=f"^{NAME_PATTERN}$", description="Only this site", examples=["showroom"])
     ] = None,
+    vehicles: Annotated[
+        bool,
+        Query(
+            description="send `vehicles` events (car positions of the simulated twins); false: the "
+            "simulator computes none for this client",
+            examples=[True],
+        ),
+    ] = True,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
 ) -> EventSourceResponse:
-    """A stream of bay changes (and KPI updates) for screens and scripts."""
+    """A stream of bay changes, car positions and KPI updates for screens and scripts."""
     if site is not None and services.registry.site(site) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
     broadcaster = services.broadcaster
@@ -72,8 +88,17 @@ async def stream(
     resume_from = broadcaster.parse_id(last_event_id)
     resume = broadcaster.since(resume_from) if resume_from is not None else None
 
+    books = services.simulators
+    renew_s = services.feed.leases.renew_s
+
     def wanted(event: LiveEvent) -> bool:
+        if event.kind == "vehicles":
+            return vehicles and event.data.get("site") in books.model_sites(site)
         return site is None or event.data.get("site") in (site, None)
+
+    def watch() -> None:
+        if vehicles:
+            services.feed.want_vehicles(books.model_sites(site))
 
     async def events() -> AsyncIterator[ServerSentEvent | bytes]:
         inbox = queue
@@ -86,9 +111,11 @@ async def stream(
                     if wanted(event):
                         yield _sse(services, event)
                 skip_to = resume[-1].id if resume else (resume_from or 0)
+            wait_s = min(services.settings.sse_ping_s, renew_s) if vehicles else services.settings.sse_ping_s
             while True:
+                watch()
                 try:
-                    item = await asyncio.wait_for(inbox.get(), services.settings.sse_ping_s)
+                    item = await asyncio.wait_for(inbox.get(), wait_s)
                 except TimeoutError:
                     if await request.is_disconnected():
                         return
@@ -98,7 +125,7 @@ async def stream(
                     yield _snapshot(services, site, broadcaster.last_id)
                     skip_to = broadcaster.last_id
                     continue
-                if item.id > skip_to and wanted(item):
+                if (item.id == 0 or item.id > skip_to) and wanted(item):
                     yield _sse(services, item)
         finally:
             broadcaster.unsubscribe(inbox)

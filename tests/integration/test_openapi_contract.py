@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from parking.events import ns_to_rfc3339
+from parking.simulator_messages import example_status
 from parklotse.servers import LocalMosquitto, ServerError
 from tests.conftest import Servers
 from tests.helpers import Service, mqtt_client, publish_all, wait_for
@@ -111,10 +112,8 @@ def seeded_api(stack_env: dict[str, str], ingester: Service, api_server: str) ->
     publish_all(stack_env["PARKLOTSE_MQTT_URL"], messages)
     # A simulator as the API sees one (its retained status), so /simulator and /kpis answer 200.
     client = mqtt_client(stack_env["PARKLOTSE_MQTT_URL"])
-    status = {"running": True, "scenario": "showroom", "speed": 60, "kpis": {"now": {"occupancy": 0.5}}}
-    client.publish(
-        "parklotse/simulator/showroom/status", json.dumps(status), qos=1, retain=True
-    ).wait_for_publish(10)
+    status = example_status("showroom").model_dump_json()
+    client.publish("parklotse/simulator/showroom/status", status, qos=1, retain=True).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
 

@@ -39,3 +39,17 @@ def test_a_slow_client_is_dropped_with_a_resync_marker_instead_of_buffering_fore
         assert queue.get_nowait() is None
 
     asyncio.run(scenario())
+
+
+def test_passing_events_reach_the_clients_but_are_neither_numbered_nor_replayed() -> None:
+    async def scenario() -> None:
+        hub = Broadcaster(replay=10)
+        queue = hub.subscribe()
+        hub.publish("bay", {"n": 1})
+        hub.publish_passing("vehicles", {"site": "town-centre"}, '{"site":"town-centre"}')
+        assert hub.last_id == 1 and hub.since(0) is not None and len(hub.since(0) or []) == 1
+        first, second = queue.get_nowait(), queue.get_nowait()
+        assert first is not None and first.id == 1
+        assert second is not None and second.id == 0 and second.raw == '{"site":"town-centre"}'
+
+    asyncio.run(scenario())

@@ -48,10 +48,11 @@ def test_the_default_file_sets_every_parameter_itself() -> None:
     Scenario.model_validate(document)
 
 
-def test_a_derived_scenario_overrides_only_what_it_names() -> None:
-    showroom, town = load_scenario("showroom"), load_scenario("town-centre")
-    assert showroom.demand.weekday_arrivals_per_day != town.demand.weekday_arrivals_per_day
-    assert showroom.dwell == town.dwell
+def test_a_derived_scenario_overrides_only_what_it_names(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"extends": "town-centre", "demand": {"weekday_arrivals_per_day": 10}})
+    derived, town = load_scenario(path), load_scenario("town-centre")
+    assert derived.demand.weekday_arrivals_per_day == 10 != town.demand.weekday_arrivals_per_day
+    assert derived.dwell == town.dwell
 
 
 def test_an_unknown_key_names_the_file_and_the_field(tmp_path: Path) -> None:
