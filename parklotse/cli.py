@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--scenario", action="append", help="scenarios to simulate (default: showroom and town-centre)"
     )
+    demo.add_argument(
+        "--no-backfill",
+        action="store_true",
+        help="do not write four weeks of simulated history for the simulated sites before the page opens",
+    )
     return parser
 
 

@@ -15,8 +15,9 @@ import re
 import time
 from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -67,6 +68,7 @@ from parking.history import (
     merge_buckets,
     occupancy_points,
     parse_core,
+    parse_every,
     parse_transitions,
     resolve_range,
     resolve_window,
@@ -78,7 +80,17 @@ from parking.history import (
 )
 from parking.localdays import local_days, regroup, time_zone
 from parking.registry import Site
+from parking.simulated import (
+    local_date,
+    local_hours,
+    local_midnight_ns,
+    marker_query,
+    parse_markers,
+    reference_day,
+)
+from parking.simulator_messages import SimulatorStatus
 from parking.store import InfluxStore, StoreError, StoreUnavailable
+from simulator.demand import day_type
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -607,18 +619,29 @@ async def heatmap(
         int, Query(ge=1, le=52, description="How many weeks back from the last full hour", examples=[4])
     ] = 4,
     zone: Zone = None,
+    end: Annotated[
+        Instant | None,
+        Query(
+            description="RFC 3339 with a time zone: the weeks before this hour (rounded down) instead of "
+            "before the last full hour; for a simulated site the `heatmap_end` of /simulated-day",
+            examples=["2026-11-21T10:00:00Z"],
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Mean occupancy per weekday and hour of day (local time Europe/Berlin), from the hourly rollup.
 
-    The last `weeks` weeks up to the last full hour; a cell is occupied bay-minutes over known
-    bay-minutes of all its hours (null if no bay was known).
+    The last `weeks` weeks up to the last full hour (or up to `end`); a cell is occupied
+    bay-minutes over known bay-minutes of all its hours (null if no bay was known).
     """
     now = time.time_ns()
     scope = zone_scope(site, zone)
-    end = floor_to(now, HOUR_NS)
-    window = Window(end - weeks * WEEK_NS, end, HOUR_NS)
+    asked = to_ns(end)
+    end_ns = floor_to(now if asked is None else min(asked, now), HOUR_NS)
+    if end_ns - weeks * WEEK_NS < 0:
+        raise invalid(HistoryError(f"end={ns_to_rfc3339(end_ns)} leaves no {weeks} weeks after 1970"))
+    window = Window(end_ns - weeks * WEEK_NS, end_ns, HOUR_NS)
     buckets, used = await interval_buckets(
-        services.store, keeper, scope, zone, window, end, "auto", OCCUPANCY_FIELDS
+        services.store, keeper, scope, zone, window, end_ns, "auto", OCCUPANCY_FIELDS
     )
     return {
         "site": site.id,
@@ -631,6 +654,173 @@ async def heatmap(
         "weekdays": list(WEEKDAYS),
         "hours": list(range(24)),
         "values": heatmap_values(buckets.values()),
+    }
+
+
+class DayPoint(BaseModel):
+    time: str = Field(description="Start of the interval, RFC 3339 UTC (the stored, simulated time)")
+    hour: float = Field(description="Its local clock time in hours, Europe/Berlin (10.25 = 10:15)")
+    occupancy: float | None = Field(ge=0, le=1)
+    reporting: int
+
+
+class ReferenceDay(BaseModel):
+    date: str = Field(description="The simulated day shown, a local date (Europe/Berlin)")
+    day_type: Literal["weekday", "saturday", "sunday"]
+    start: str
+    end: str
+    source: Literal["raw", "rollup"]
+    points: list[DayPoint]
+
+
+class BackfillSpan(BaseModel):
+    start: str
+    end: str
+    readings: int
+    scenario: str
+    seed: int
+
+
+class SimulatedDay(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "town-centre",
+                "simulated": True,
+                "timeline": "simulated",
+                "tz": "Europe/Berlin",
+                "every": "15m",
+                "sim_time": "2026-11-21T11:40:00+01:00",
+                "day_label": "Samstag · Markttag",
+                "day_type": "saturday",
+                "reference": {
+                    "date": "2026-11-14",
+                    "day_type": "saturday",
+                    "start": "2026-11-13T23:00:00.000Z",
+                    "end": "2026-11-14T23:00:00.000Z",
+                    "source": "rollup",
+                    "points": [
+                        {"time": "2026-11-13T23:00:00.000Z", "hour": 0.0, "occupancy": 0.21, "reporting": 720}
+                    ],
+                },
+                "backfill": {
+                    "start": "2026-10-23T22:00:00.000Z",
+                    "end": "2026-11-21T09:12:31.000Z",
+                    "readings": 189332,
+                    "scenario": "town-centre",
+                    "seed": 1,
+                },
+                "heatmap_end": "2026-11-21T09:00:00.000Z",
+                "model_estimate": True,
+            }
+        }
+    )
+
+    site: str
+    simulated: bool = Field(description="Whether a simulator runs the site or it has simulated history")
+    timeline: Literal["simulated", "wall"] = Field(
+        description="simulated: draw the day on the simulator's clock; wall: a real-sensor site, "
+        "use /occupancy over the last 24 hours"
+    )
+    tz: str
+    every: str
+    sim_time: str | None = Field(description="The running simulator's clock (ISO 8601 with offset)")
+    day_label: str | None
+    day_type: Literal["weekday", "saturday", "sunday"] | None = Field(
+        description="The kind of day simulated now (or today's, without a running simulator)"
+    )
+    reference: ReferenceDay | None = Field(
+        description="The latest whole simulated day of that kind in the stored simulated history"
+    )
+    backfill: BackfillSpan | None = Field(description="The latest simulated history written")
+    heatmap_end: str | None = Field(
+        description="Ask /heatmap?weeks=4&end= this: the weeks of simulated history, without live loops"
+    )
+    model_estimate: bool = Field(description="True: every figure here comes from the traffic model")
+
+
+EVERY_IN_HOUR = Literal["5m", "10m", "15m", "30m", "1h"]
+
+
+def _status_clock(status: SimulatorStatus | None) -> datetime | None:
+    """The running simulator's clock (None without a simulator or with an unreadable clock)."""
+    if status is None:
+        return None
+    try:
+        return datetime.fromisoformat(status.sim_time)
+    except ValueError:
+        return None
+
+
+@router.get("/sites/{site}/simulated-day", response_model=SimulatedDay, responses=ERRORS)
+async def simulated_day(
+    site: SiteDep,
+    services: ServicesDep,
+    keeper: KeeperDep,
+    every: Annotated[EVERY_IN_HOUR, Query(description="Interval length", examples=["15m"])] = "15m",
+) -> dict[str, Any]:
+    """The simulated timeline of a simulated site, for its 24-hour chart (model figures).
+
+    The live simulator loops a few simulated hours many times a wall-clock day, so wall-clock
+    history of a simulated site means little. This gives the simulator's clock and the latest
+    whole simulated day of the same kind (weekday, Saturday, Sunday) from the simulated history
+    `parklotse demo` wrote, with local clock hours to plot against. A site with neither a running
+    simulator nor simulated history answers `timeline: wall` (use /occupancy).
+    """
+    zone = ZoneInfo(HEATMAP_TZ)
+    records, _ = parse_markers(await services.store.query(marker_query(site.id), epoch="ns"), site.id)
+    status = services.simulators.status.get(site.id)
+    clock = _status_clock(status)
+    simulated = bool(records) or status is not None
+    head: dict[str, Any] = {
+        "site": site.id,
+        "simulated": simulated,
+        "timeline": "simulated" if simulated else "wall",
+        "tz": HEATMAP_TZ,
+        "every": every,
+        "sim_time": clock.isoformat() if clock else None,
+        "day_label": status.day_label if status is not None else None,
+        "model_estimate": simulated,
+    }
+    if not simulated:
+        return {**head, "day_type": None, "reference": None, "backfill": None, "heatmap_end": None}
+    wanted = clock.date() if clock else local_date(time.time_ns(), zone)
+    day = reference_day(records, wanted, zone, day_type)
+    reference = None
+    if day is not None:
+        a, b = local_midnight_ns(day, zone), local_midnight_ns(day + timedelta(days=1), zone)
+        window = Window(a, b, parse_every(every))
+        buckets, used = await interval_buckets(
+            services.store, keeper, zone_scope(site, None), None, window, b, "auto", OCCUPANCY_FIELDS
+        )
+        starts = window.starts()
+        points = [
+            {**p, "hour": local_hours(t, zone)}
+            for t, p in zip(starts, occupancy_points(starts, buckets), strict=True)
+        ]
+        reference = {
+            "date": day.isoformat(),
+            "day_type": day_type(day),
+            "start": ns_to_rfc3339(a),
+            "end": ns_to_rfc3339(b),
+            "source": used,
+            "points": points,
+        }
+    latest = records[-1] if records else None
+    return {
+        **head,
+        "day_type": day_type(wanted),
+        "reference": reference,
+        "backfill": None
+        if latest is None
+        else {
+            "start": ns_to_rfc3339(latest.start_ns),
+            "end": ns_to_rfc3339(latest.end_ns),
+            "readings": latest.readings,
+            "scenario": latest.scenario,
+            "seed": latest.seed,
+        },
+        "heatmap_end": ns_to_rfc3339(floor_to(latest.end_ns, HOUR_NS)) if latest else None,
     }
 
 
