@@ -228,7 +228,9 @@ def load_model(scenario_name: str, sites_dir: Path, seed: int) -> Model:
         for day in range(1, days + 1):
             changes: list[BayChange] = []
             engine.run_until(day * DAY_S, changes)
-            yield [(c.t_s, c.bay, c.occupied) for c in changes]
+            # The engine's own warm-up runs before midnight of first_day (negative times): those
+            # readings only set the state, so they are kept, in order, at first_day's midnight.
+            yield [(max(c.t_s, 0.0), c.bay, c.occupied) for c in changes]
 
     views = views_of(load_registry(sites_dir), site.id)
     return Model(scenario_name, site.id, tuple(site.bays), views, run_days)
