@@ -184,6 +184,8 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         broadcaster = Broadcaster(replay=settings.sse_replay)
         async with InfluxStore.from_settings(settings) as store:
             try:
+                # As the ingester does: on a fresh system the API may start first.
+                await store.ensure_database()
                 await seed_from_store(store, registry, live)
             except StoreError as exc:
                 log.warning(

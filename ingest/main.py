@@ -18,10 +18,12 @@ from starlette.routing import Route
 from ingest.metrics import IngestMetrics
 from ingest.service import Ingester
 from ingest.settings import IngestSettings
+from parking.ports import listening_socket
 from parking.registry import load_registry
 from parking.store import InfluxStore
 
 log = logging.getLogger(__name__)
+METRICS_ENDPOINT = "the ingester's /metrics and /healthz (--metrics-port, PARKLOTSE_METRICS_PORT)"
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -44,7 +46,15 @@ def metrics_app(ingester: Ingester) -> Starlette:
 
 
 async def serve(settings: IngestSettings) -> None:
+    """Run until SIGINT/SIGTERM; raises (and so stops everything) if a part cannot start or fails."""
     registry = load_registry(settings.sites_dir)
+    # Bound before anything connects: a taken port stops the ingester at once (PortUnavailable),
+    # instead of an ingester without its health endpoint that looks alive and fails its checks.
+    sockets = (
+        [listening_socket(settings.metrics_host, settings.metrics_port, what=METRICS_ENDPOINT)]
+        if settings.metrics_port
+        else []
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -53,16 +63,10 @@ async def serve(settings: IngestSettings) -> None:
         ingester = Ingester(settings, registry, store, IngestMetrics())
         tasks = [asyncio.create_task(ingester.run(stop))]
         server: uvicorn.Server | None = None
-        if settings.metrics_port:
-            config = uvicorn.Config(
-                metrics_app(ingester),
-                host=settings.metrics_host,
-                port=settings.metrics_port,
-                log_level="warning",
-                lifespan="off",
-            )
+        if sockets:
+            config = uvicorn.Config(metrics_app(ingester), log_level="warning", lifespan="off")
             server = _EmbeddedServer(config)
-            tasks.append(asyncio.create_task(server.serve()))
+            tasks.append(asyncio.create_task(server.serve(sockets=sockets)))
         log.info(
             "ingesting from %s into %s/%s (%d sites)",
             settings.mqtt_url,
@@ -70,10 +74,21 @@ async def serve(settings: IngestSettings) -> None:
             settings.influx_db,
             len(registry.sites),
         )
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        ended_early = [task for task in tasks if task.done()] if not stopping.done() else []
+        # Whatever ends first, everything stops: no ingester without its health endpoint, no
+        # health endpoint without an ingester.
+        stop.set()
         if server is not None:
             server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        await stopping
         ingester.close()
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    if ended_early:
+        log.error("the metrics server stopped by itself; stopping the ingester")
+        raise SystemExit(1)
     log.info("ingester stopped")

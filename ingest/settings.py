@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from parking.settings import REPO_ROOT, CommonSettings
+from parking.settings import CommonSettings, default_state_root
 
 
 class IngestSettings(CommonSettings):
@@ -20,9 +20,9 @@ class IngestSettings(CommonSettings):
     batch_interval_s: float = Field(default=0.05, gt=0, le=10)
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=15.0, gt=0)
-    spool_dir: Path = REPO_ROOT / ".run" / "ingest" / "spool"
+    spool_dir: Path = Field(default_factory=lambda: default_state_root() / "ingest" / "spool")
     spool_max_mb: float = Field(default=512.0, gt=0)
-    deadletter_dir: Path = REPO_ROOT / ".run" / "ingest" / "deadletter"
+    deadletter_dir: Path = Field(default_factory=lambda: default_state_root() / "ingest" / "deadletter")
     deadletter_file_mb: float = Field(default=16.0, gt=0)
     deadletter_files: int = Field(default=5, ge=1)
     max_payload_bytes: int = Field(default=65_536, ge=64)

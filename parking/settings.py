@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,10 +11,31 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # The sample sites ship inside the package, so a wheel install has them too.
 PACKAGED_SITES_DIR = Path(__file__).resolve().parent / "sample_sites"
 DEFAULT_SITES_DIR = PACKAGED_SITES_DIR
+# A municipality's own site files, found without any setting when a service starts in their folder.
+LOCAL_SITES_DIR = Path("sites")
+
+
+def find_sites_dir() -> Path:
+    """Where the site files are when neither ``--sites-dir`` nor ``PARKLOTSE_SITES_DIR`` says.
+
+    The order (README, "Configuration"): ``--sites-dir``, ``PARKLOTSE_SITES_DIR``, ``./sites`` if it
+    exists in the current folder, then the sample sites that ship with the package.
+    """
+    local = Path.cwd() / LOCAL_SITES_DIR
+    return local if local.is_dir() else PACKAGED_SITES_DIR
+
+
+def default_state_root() -> Path:
+    """Where services keep state (spool, dead letters, the demo) unless told: ``./.run``.
+
+    The current folder, never the installed package: site-packages may be read-only and is
+    replaced by every upgrade.
+    """
+    return Path.cwd() / ".run"
+
 
 # Credentials shipped in deploy/ for the local demo; production mode refuses them.
 DEMO_SECRETS = frozenset({"", "parklotse", "changeme", "demo", "demo-token"})
@@ -57,13 +79,24 @@ class CommonSettings(BaseSettings):
     influx_username: str | None = None
     influx_password: SecretStr | None = None
     influx_timeout_s: float = Field(default=10.0, gt=0)
-    sites_dir: Path = DEFAULT_SITES_DIR
+    sites_dir: Path = Field(default_factory=find_sites_dir)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
         parse_mqtt_url(value)
+        return value
+
+    @field_validator("mqtt_ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        # Checked once here, so no service connects half-way and then fails on its certificate.
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except OSError as exc:  # ssl.SSLError is one too
+                raise ValueError(f"cannot load the CA bundle {value}: {exc.strerror or exc}") from exc
         return value
 
     @field_validator("influx_url")

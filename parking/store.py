@@ -116,12 +116,25 @@ class InfluxStore:
             await self._send("POST", "/write", params={"db": self.database, "precision": "ns"}, content=body)
 
     async def query(self, q: str, *, epoch: str = "ms") -> list[Series]:
-        """Run InfluxQL statements; returns the series of all of them in order."""
+        """Run InfluxQL statements; returns the series of all of them in order.
+
+        A missing database is created and the query run again, as a write does: on a fresh system
+        (the API started before anything was written) history is empty, not an error.
+        """
+        try:
+            return await self._query(q, epoch)
+        except DatabaseNotFound:
+            await self.ensure_database()
+            return await self._query(q, epoch)
+
+    async def _query(self, q: str, epoch: str) -> list[Series]:
         response = await self._send("GET", "/query", params={"db": self.database, "q": q, "epoch": epoch})
         payload = response.json()
         series: list[Series] = []
         for result in payload.get("results", []):
             if "error" in result:
+                if _missing_database(result):
+                    raise DatabaseNotFound(f"InfluxDB has no database {self.database!r}")
                 raise StoreRejected(f"InfluxDB refused the query: {result['error']}")
             for s in result.get("series", []):
                 series.append(
@@ -155,6 +168,14 @@ class InfluxStore:
         if response.status_code >= 400:
             raise StoreRejected(f"InfluxDB refused {path} ({response.status_code}): {_error_text(response)}")
         return response
+
+
+def _missing_database(result: dict[str, Any]) -> bool:
+    """InfluxDB 1.x says so for one statement; of several, the first is only "not executed"."""
+    error = str(result["error"])
+    return error.startswith("database not found") or (
+        error == "not executed" and result.get("statement_id") == 0
+    )
 
 
 def _error_text(response: httpx.Response) -> str:

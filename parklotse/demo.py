@@ -19,14 +19,26 @@ from pathlib import Path
 
 import httpx
 
-from parking.settings import REPO_ROOT
-from parklotse.servers import LocalInfluxDB, LocalMosquitto, ServerError, free_port, port_is_free
+from parking.ports import port_is_free
+from parking.settings import default_state_root
+from parklotse.servers import LocalInfluxDB, LocalMosquitto, ServerError, free_port
 
 log = logging.getLogger(__name__)
 
 
 def _preferred_port(port: int) -> int:
     return port if port_is_free(port) else free_port()
+
+
+def choose_api_port(preferred: int) -> tuple[int, str | None]:
+    """The port of the live page, and if it is not the preferred one, a line saying which and why."""
+    if port_is_free(preferred):
+        return preferred, None
+    port = free_port()
+    return port, (
+        f"parklotse demo: port {preferred} is in use by another program, so the live page is on port "
+        f"{port} instead (stop that program or choose one with --port)"
+    )
 
 
 def _kill_leftovers(pid_file: Path) -> None:
@@ -95,15 +107,19 @@ class Stack:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    state_dir: Path = (args.state_dir or REPO_ROOT / ".run" / "demo").resolve()
+    state_dir: Path = (args.state_dir or default_state_root() / "demo").resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(state_dir)
     _kill_leftovers(stack.pid_file)
+    # Told first: a kiosk browser pointed at the usual port would otherwise just go blank.
+    api_port, moved = choose_api_port(args.api_port)
+    if moved:
+        print(moved, flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        return _run(args, stack, stop)
+        return _run(args, stack, stop, api_port)
     except ServerError as exc:
         print(f"parklotse demo: {exc}", file=sys.stderr)
         return 2
@@ -113,7 +129,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print("stopped; state kept in", state_dir, flush=True)
 
 
-def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event) -> int:
+def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port: int) -> int:
     state_dir = stack.state_dir
     mosquitto = LocalMosquitto(state_dir / "mosquitto", port=_preferred_port(1883))
     influx = LocalInfluxDB(state_dir / "influxdb", port=_preferred_port(8086))
@@ -121,7 +137,6 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event) -> int:
         server.start()
         stack.servers.append(server)
         stack.record()
-    api_port = args.api_port if port_is_free(args.api_port) else free_port()
     env = {
         **os.environ,
         "PARKLOTSE_MQTT_URL": mosquitto.url,
