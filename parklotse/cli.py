@@ -63,13 +63,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--paused", action="store_true", help="live: wait for a start command from staff")
     simulate.add_argument(
+        "--preset",
+        help="a story of the scenario: werktag (default), markttag, abend, ausfall; live: its day, and the "
+        "hours it loops through; offline: every day is one",
+    )
+    simulate.add_argument("--steering", help="app, signs or both (default: the scenario's)")
+    simulate.add_argument(
         "--start-time",
-        help="live: simulate from this time: HH:MM on the latest weekday, or an ISO date-time (default: now)",
+        help="live: start at this time of the preset's day, HH:MM (default: the preset's first hour)",
     )
     simulate.add_argument(
-        "--loop-hours",
-        type=float,
-        help="live: start over after this many simulated hours (e.g. 9 for 10-19 h)",
+        "--publish-site",
+        action="append",
+        help="live: publish only this site's bays (repeatable; default: the model's site and every site "
+        "that is part of it, e.g. town-centre and showroom)",
+    )
+    simulate.add_argument(
+        "--typical-days",
+        type=int,
+        default=14,
+        help="live: days simulated in the background for the typical day and its band (0: off; default 14)",
     )
     from simulator.command import add_arguments
 
@@ -183,37 +196,54 @@ def _run(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
-    from datetime import UTC, datetime
 
     from parking.settings import CommonSettings
     from simulator import command
-    from simulator.live import build_runner, parse_start_time, run_live
-    from simulator.scenario import ScenarioError
+    from simulator.control import Command
+    from simulator.live import build_runner, parse_start_hour, run_live
+    from simulator.scenario import STEERING_MODES, ScenarioError
 
     settings = CommonSettings(**_overrides(args, COMMON))
     configure_logging(settings.log_level)
     if not command.is_live(args):
         return command.run(args)
-    if not 1 <= args.speed <= 600:
-        raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
     try:
-        now = datetime.now(UTC).astimezone()
-        start = parse_start_time(args.start_time, now)
-        loop_s = args.loop_hours * 3600 if args.loop_hours else None
-        if loop_s is not None and loop_s <= 0:
-            raise ValueError(f"--loop-hours must be positive, got {args.loop_hours}")
-        runner, scenarios = build_runner(
-            args.scenario, settings.sites_dir, args.speed, args.seed, args.publish_as, start, loop_s
+        if not 1 <= args.speed <= 600:
+            raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
+        if args.steering is not None and args.steering not in STEERING_MODES:
+            raise ValueError(f"--steering must be one of {', '.join(STEERING_MODES)}, got {args.steering!r}")
+        if not 0 <= args.typical_days <= 366:
+            raise ValueError(f"--typical-days must be within 0..366, got {args.typical_days}")
+        runner = build_runner(
+            args.scenario,
+            settings.sites_dir,
+            args.speed,
+            args.seed,
+            args.publish_as,
+            preset=args.preset,
+            steering=args.steering,
+            start_hour=parse_start_hour(args.start_time),
+            publish_sites=args.publish_site,
+            typical_days=args.typical_days,
         )
-    except ScenarioError as exc:
+    except (ScenarioError, ValueError) as exc:
         print(f"parklotse simulate: error: {exc}", file=sys.stderr)
         return 2
     if args.paused:
         runner.state = replace(runner.state, running=False)
+    share = getattr(args, "guidance_share", None)
+    if share is not None:
+        if not 0 <= share <= 1:
+            print(
+                f"parklotse simulate: error: --guidance-share must be within 0..1, got {share}",
+                file=sys.stderr,
+            )
+            return 2
+        runner.command(Command(guidance_share=share))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_live(settings, runner, stop, scenarios)
+    run_live(settings, runner, stop)
     return 0
 
 

@@ -1,8 +1,12 @@
-"""Live mode: run the model in accelerated time and publish each bay change exactly as a sensor would.
+"""Live mode: run the town model in accelerated time and publish each bay change exactly as a sensor would.
 
 Simulated time runs ``speed`` times faster than the wall clock, but every message carries the wall
-time of its publication, as a real sensor's would. Staff steer the run through MQTT commands (sent
-by the API); the runner reports its state and KPIs, retained, about once a second.
+time of its publication, as a real sensor's would. One runner drives one town model (both twins) and
+publishes the bays of every site that shows it (``simulator.views``: the town's own site and, e.g., the
+showroom table, one block face of it). Staff steer it through MQTT commands (sent by the API); it
+reports its state, figures and the typical day, retained, about once a second per site; it publishes
+car positions while a screen watches (``simulator.positions``); real sensors on the table enter the
+model (``simulator.handson``). The demo loops through the preset's hours.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
@@ -26,14 +30,21 @@ from pydantic import ValidationError
 from parking import topics
 from parking.events import ns_to_rfc3339
 from parking.mqtt import make_client
-from parking.registry import Bay, Site
+from parking.registry import Bay
 from parking.settings import CommonSettings
+from parking.simulator_messages import LiveKpis, PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
 from simulator.control import Command, RunState, apply_command
+from simulator.handson import HandsOn
+from simulator.positions import PositionPublisher, positions_message
+from simulator.typical import Settings as TypicalSettings
+from simulator.typical import TypicalDays
+from simulator.views import Views
 
 log = logging.getLogger(__name__)
 
 PublishAs = Literal["native", "tts"]
 TTS_APPLICATION = "parklotse-sim"
+Message = tuple[str, bytes]
 
 
 class Change(Protocol):
@@ -48,19 +59,38 @@ class Change(Protocol):
 class Model(Protocol):
     """What the runner needs of a simulation (``simulator.engine.Simulation`` provides it)."""
 
+    @property
+    def t_s(self) -> float: ...
+    @property
+    def guidance_share(self) -> float: ...
+    @property
+    def sensor_latency_s(self) -> float: ...
+    @property
+    def steering(self) -> Steering: ...
     def advance(self, until_s: float) -> Sequence[Change]: ...
     def snapshot(self) -> Sequence[Change]: ...
+    def set_steering(self, mode: Steering) -> None: ...
     def set_guidance_share(self, share: float) -> None: ...
     def set_sensor_latency(self, seconds: float) -> None: ...
+    def set_external(self, bay: str, occupied: bool, t_s: float | None = None) -> None: ...
+    def now(self) -> datetime: ...
+    def day_label(self, lang: str = "de") -> str: ...
     def kpis(self) -> dict[str, Any]: ...
+    def signs(self) -> list[Sign]: ...
+    def vehicles(self) -> Mapping[Twin, Sequence[tuple[int, float, float, int, str]]]: ...
+    def occupied(self) -> Mapping[Twin, str]: ...
 
 
-def native_message(site: str, change: Change, time_ns: int) -> tuple[str, bytes]:
-    payload = json.dumps({"occupied": change.occupied, "ts": ns_to_rfc3339(time_ns)}).encode()
-    return topics.native_status(site, change.bay), payload
+# Builds the model of a scenario: (scenario name, preset, start hour or None, seed) -> Model.
+Build = Callable[[str, str, float | None, int], Model]
 
 
-def tts_message(bay: Bay, change: Change, time_ns: int) -> tuple[str, bytes]:
+def native_message(site: str, bay: str, occupied: bool, time_ns: int) -> Message:
+    payload = json.dumps({"occupied": occupied, "ts": ns_to_rfc3339(time_ns)}).encode()
+    return topics.native_status(site, bay), payload
+
+
+def tts_message(bay: Bay, occupied: bool, time_ns: int) -> Message:
     """A The Things Stack uplink carrying a Bosch PLS status frame (port 1, bit 0 = occupied)."""
     assert bay.device_id is not None
     stamp = ns_to_rfc3339(time_ns)
@@ -72,7 +102,7 @@ def tts_message(bay: Bay, change: Change, time_ns: int) -> tuple[str, bytes]:
         "received_at": stamp,
         "uplink_message": {
             "f_port": 1,
-            "frm_payload": base64.b64encode(bytes([1 if change.occupied else 0])).decode(),
+            "frm_payload": base64.b64encode(bytes([1 if occupied else 0])).decode(),
             "rx_metadata": [
                 {"gateway_ids": {"gateway_id": "parklotse-sim-gw"}, "time": stamp, "rssi": -92, "snr": 7.5}
             ],
@@ -81,122 +111,251 @@ def tts_message(bay: Bay, change: Change, time_ns: int) -> tuple[str, bytes]:
     return topics.tts_uplink(TTS_APPLICATION, bay.device_id), json.dumps(uplink).encode()
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What the runner may switch to: scenario names of its model, and the presets of its scenario."""
+
+    scenarios: list[str]
+    presets: list[PresetInfo]
+
+    def preset(self, name: str) -> PresetInfo:
+        for preset in self.presets:
+            if preset.name == name:
+                return preset
+        raise ValueError(f"no preset {name!r} (known: {', '.join(p.name for p in self.presets)})")
+
+
 class LiveRunner:
-    """Drives one site's model against the wall clock; thread-safe entry point is ``command``."""
+    """Drives one town model against the wall clock; the thread-safe entry points are ``command``,
+    ``want_positions`` and the hands-on inbox."""
 
     def __init__(
         self,
-        site: Site,
-        scenario_name: str,
-        build: Callable[[str], Model],
+        views: Views,
+        build: Build,
         state: RunState,
+        catalogue: Catalogue,
+        *,
         publish_as: PublishAs = "native",
-        loop_after_s: float | None = None,
+        seed: int = 1,
+        typical: TypicalDays | None = None,
+        scenario_path: Callable[[str], Path] = Path,
+        start_hour: float | None = None,
+        bay_ids: Sequence[str] | None = None,
     ) -> None:
-        self.site = site
-        self.loop_after_s = loop_after_s
+        self.views = views
+        self.catalogue = catalogue
+        self.publish_as = publish_as
+        self.seed = seed
+        self.loops = 0
         self._build = build
         self.state = state
-        self.publish_as = publish_as
-        self.model = build(scenario_name)
+        self.window = self._window(state.preset)
+        self.model = build(state.scenario, state.preset, start_hour, seed)
         self._apply_settings()
         self.sim_s = 0.0
         self.error: str | None = None
+        self.typical = typical
+        self._scenario_path = scenario_path
+        self.handson = HandsOn(views)
+        self.positions = PositionPublisher()
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # the order of the model's occupancy strings (the network's, which is the site file's)
+        self.bay_ids = list(bay_ids) if bay_ids is not None else list(views.model.bays)
+
+    # ----------------------------------------------------------------- inputs (any thread)
 
     def command(self, command: Command) -> None:
         self._commands.put(command)
 
+    def want_positions(self, payload: bytes) -> None:
+        self.positions.lease.grant(payload, time.monotonic())
+
+    # ----------------------------------------------------------------- the loop's steps
+
+    def _window(self, preset: str) -> tuple[float, float]:
+        info = self.catalogue.preset(preset)
+        return info.loop_start_h, info.loop_end_h
+
     def _apply_settings(self) -> None:
+        self.model.set_steering(self.state.steering)
         self.model.set_guidance_share(self.state.guidance_share)
         self.model.set_sensor_latency(self.state.sensor_latency_s)
 
-    def process_commands(self) -> list[Change]:
-        """Apply queued commands; returns the snapshot to announce when the model was rebuilt."""
-        announce: list[Change] = []
+    def _rebuild(self, state: RunState, start_hour: float | None) -> None:
+        """A new model for these settings (new drivers after each loop), with the real readings."""
+        model = self._build(state.scenario, state.preset, start_hour, self.seed + self.loops)
+        self.model, self.state, self.sim_s = model, state, 0.0
+        self.window = self._window(state.preset)
+        for model_bay, occupied in self.handson.last.items():
+            model.set_external(model_bay, occupied)
+        self._apply_settings()
+
+    def process_commands(self) -> list[Message]:
+        """Apply queued commands; when the model was rebuilt, the snapshot to announce."""
+        announce: list[Message] = []
         while not self._commands.empty():
-            effect = apply_command(self.state, self._commands.get())
+            command = self._commands.get()
+            effect = apply_command(self.state, command)
             try:
+                if effect.new_scenario is not None and effect.new_scenario not in self.catalogue.scenarios:
+                    known = ", ".join(self.catalogue.scenarios)
+                    raise ValueError(f"scenario {effect.new_scenario!r} is not one of {known}")
+                self._window(effect.state.preset)  # an unknown preset: refused before anything changes
                 if effect.reset:
-                    scenario = effect.new_scenario or self.state.scenario
-                    self.model = self._build(scenario)
-                    self.state = (
-                        effect.state
-                        if effect.new_scenario is None
-                        else _with_scenario(effect.state, scenario)
-                    )
-                    self.sim_s = 0.0
-                    announce = list(self.model.snapshot())
+                    self._rebuild(effect.state, effect.start_hour)
+                    announce = self.snapshot()
                 else:
                     self.state = effect.state
-                self._apply_settings()
+                    self._apply_settings()
                 self.error = None
             except (ValueError, OSError) as exc:
                 self.error = str(exc)
                 log.warning("simulator command refused: %s", exc)
         return announce
 
-    def step(self, wall_dt_s: float) -> Sequence[Change]:
+    def apply_real_readings(self) -> list[Message]:
+        """Real sensors' readings into the model; the model site's copy of those bays follows them."""
+        out: list[Message] = []
+        now_ns = time.time_ns()
+        for reading in self.handson.drain():
+            self.model.set_external(reading.model_bay, reading.occupied)
+            for view, bay in self.views.published.get(reading.model_bay, ()):
+                out.append(self._message(view.id, bay, reading.occupied, now_ns))
+        return out
+
+    def step(self, wall_dt_s: float) -> list[Message]:
         if not self.state.running:
             return []
-        if self.loop_after_s is not None and self.sim_s >= self.loop_after_s:
-            # Start the busy hours over (a showroom runs all day; the evening would be a still screen).
-            self.command(Command(action="reset"))
-            return self.process_commands()
+        if self.model.now().hour + self.model.now().minute / 60 >= self.window[1]:
+            # The end of the preset's hours: start them over with new drivers (a still evening screen
+            # would show nothing; the typical day covers what varies from day to day).
+            self.loops += 1
+            self._rebuild(self.state, None)
+            return self.snapshot()
         self.sim_s += wall_dt_s * self.state.speed
-        return self.model.advance(self.sim_s)
+        now_ns = time.time_ns()
+        return [m for change in self.model.advance(self.sim_s) for m in self._changes(change, now_ns)]
 
-    def message(self, change: Change, time_ns: int) -> tuple[str, bytes]:
-        bay = self.site.bays[change.bay]
+    def _message(self, site: str, bay: Bay, occupied: bool, time_ns: int) -> Message:
         if self.publish_as == "tts" and bay.device_id:
-            return tts_message(bay, change, time_ns)
-        return native_message(self.site.id, change, time_ns)
+            return tts_message(bay, occupied, time_ns)
+        return native_message(site, bay.id, occupied, time_ns)
 
-    def status(self, scenarios: Sequence[str]) -> dict[str, Any]:
-        return {
-            "site": self.site.id,
-            "scenario": self.state.scenario,
-            "scenarios": list(scenarios),
-            "state": "running" if self.state.running else "paused",
-            "speed": self.state.speed,
-            "guidance_share": self.state.guidance_share,
-            "sensor_latency_s": self.state.sensor_latency_s,
+    def _changes(self, change: Change, time_ns: int) -> list[Message]:
+        return [
+            self._message(view.id, bay, change.occupied, time_ns)
+            for view, bay in self.views.published.get(change.bay, ())
+        ]
+
+    def snapshot(self) -> list[Message]:
+        now_ns = time.time_ns()
+        return [m for change in self.model.snapshot() for m in self._changes(change, now_ns)]
+
+    def positions_due(self, now: float) -> Message | None:
+        if not self.positions.due(now):
+            return None
+        site = self.views.model.id
+        payload = positions_message(site, self.model, self.bay_ids, self.positions.interval_s)
+        return topics.simulator_vehicles(site), payload
+
+    # ----------------------------------------------------------------- the typical day and the status
+
+    def typical_settings(self) -> TypicalSettings:
+        return TypicalSettings(
+            str(self._scenario_path(self.state.scenario)),
+            self.state.preset,
+            self.state.steering,
+            self.state.guidance_share,
+            self.state.sensor_latency_s,
+        )
+
+    def statuses(self) -> list[Message]:
+        """One retained status per published site; none (and the reason in the log) if the model's
+        figures do not fit the contract."""
+        typical_day = progress = None
+        if self.typical is not None:
+            self.typical.request(self.typical_settings())
+            typical_day = self.typical.poll()
+            progress = self.typical.progress
+        try:
+            kpis = LiveKpis.model_validate(self.model.kpis())
+        except ValidationError as exc:
+            log.error("the model's figures do not fit LiveKpis: %s", exc.errors()[0])
+            return []
+        state = self.state
+        common: dict[str, Any] = {
+            "model_site": self.views.model.id,
+            "scenario": state.scenario,
+            "scenarios": self.catalogue.scenarios,
+            "preset": state.preset,
+            "presets": self.catalogue.presets,
+            "window_hours": self.window,
+            "steering": state.steering,
+            "state": "running" if state.running else "paused",
+            "speed": state.speed,
+            "guidance_share": state.guidance_share,
+            "sensor_latency_s": state.sensor_latency_s,
             "sim_seconds": round(self.sim_s, 1),
-            "error": self.error,
+            "sim_time": self.model.now().isoformat(timespec="seconds"),
+            "day_label": self.model.day_label("de"),
+            "error": self.error or (self.typical.error if self.typical else None),
             "updated_at": ns_to_rfc3339(time.time_ns()),
-            "kpis": self.model.kpis(),
+            "kpis": kpis,
+            "typical_day": typical_day,
+            "typical_day_progress": progress,
+            "signs": self.model.signs(),
         }
+        out = []
+        for view in self.views.sites:
+            status = SimulatorStatus(
+                site=view.id,
+                view_bays={} if view.is_model else dict(view.to_model),
+                real_bays=sorted(b for b, m in view.to_model.items() if m in self.views.real_model_bays),
+                **common,
+            )
+            out.append((topics.simulator_status(view.id), status.model_dump_json().encode()))
+        return out
 
-
-def _with_scenario(state: RunState, scenario: str) -> RunState:
-    return replace(state, scenario=scenario)
+    def close(self) -> None:
+        if self.typical is not None:
+            self.typical.close()
 
 
 def run_live(
     settings: CommonSettings,
     runner: LiveRunner,
     stop: threading.Event,
-    scenarios: Sequence[str] = (),
     tick_s: float = 0.1,
     status_every_s: float = 1.0,
 ) -> int:
-    """Publish until ``stop`` is set; returns the number of bay changes published."""
-    site = runner.site.id
-    client = make_client(settings, f"parklotse-sim-{site}-{int(time.time() * 1000) % 10**8}")
+    """Publish until ``stop`` is set; returns the number of bay messages published."""
+    model_site = runner.views.model.id
+    client = make_client(settings, f"parklotse-sim-{model_site}-{int(time.time() * 1000) % 10**8}")
     connected = threading.Event()
+    control_topics = {topics.simulator_control(view.id) for view in runner.views.sites}
+    wanted_topic = topics.simulator_wanted(model_site)
 
     def on_connect(c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
         if reason.is_failure:
             log.error("broker refused the simulator: %s", reason)
             return
-        c.subscribe(topics.simulator_control(site), qos=1)
+        wanted = [(t, 1) for t in sorted(control_topics)] + [(wanted_topic, 0)]
+        wanted += [(t, 1) for t in runner.handson.topics]
+        c.subscribe(wanted)
         connected.set()
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        try:
-            runner.command(Command.model_validate_json(message.payload))
-        except ValidationError as exc:
-            log.warning("ignored a malformed simulator command: %s", exc.errors()[0]["msg"])
+        payload = bytes(message.payload)
+        if message.topic == wanted_topic:
+            runner.want_positions(payload)
+        elif message.topic in control_topics:
+            try:
+                runner.command(Command.model_validate_json(payload))
+            except ValidationError as exc:
+                log.warning("ignored a malformed simulator command: %s", exc.errors()[0]["msg"])
+        else:
+            runner.handson.on_message(message.topic, payload)
 
     client.on_connect = on_connect
     client.on_message = on_message
@@ -206,10 +365,9 @@ def run_live(
     client.loop_start()
     published = 0
 
-    def send(changes: Sequence[Change]) -> None:
+    def send(messages: Sequence[Message]) -> None:
         nonlocal published
-        for change in changes:
-            topic, payload = runner.message(change, time.time_ns())
+        for topic, payload in messages:
             client.publish(topic, payload, qos=1)
             published += 1
 
@@ -217,68 +375,131 @@ def run_live(
         while not connected.wait(0.2):
             if stop.is_set():
                 return 0
-        log.info(
-            "simulating site %r (%d bays) at %g× real time", site, len(runner.site.bays), runner.state.speed
-        )
-        send(runner.model.snapshot())  # the screen fills at once
+        sites = ", ".join(f"{v.id} ({len(v.to_model)} bays)" for v in runner.views.sites)
+        log.info("simulating %s at %g× real time, publishing %s", model_site, runner.state.speed, sites)
+        send(runner.snapshot())  # the screen fills at once
         last = time.monotonic()
         next_status = last
         while not stop.wait(tick_s):
             send(runner.process_commands())
+            send(runner.apply_real_readings())
             now = time.monotonic()
             send(runner.step(now - last))
             last = now
+            positions = runner.positions_due(now)
+            if positions is not None:
+                client.publish(*positions, qos=0)
             if now >= next_status:
-                status = json.dumps(runner.status(scenarios), default=str)
-                client.publish(topics.simulator_status(site), status, qos=1, retain=True)
+                for topic, payload in runner.statuses():
+                    client.publish(topic, payload, qos=1, retain=True)
                 next_status = now + status_every_s
+        # A stopped simulator is no longer listed: clear its retained statuses.
+        cleared = [
+            client.publish(topics.simulator_status(v.id), b"", qos=1, retain=True) for v in runner.views.sites
+        ]
+        for info in cleared:
+            info.wait_for_publish(5)
     finally:
+        runner.close()
         client.disconnect()
         client.loop_stop()
     return published
 
 
-def parse_start_time(value: str | None, now: datetime) -> datetime:
-    """``None``: now; ``HH:MM``: that time on the latest weekday (Mon-Fri); else an ISO date-time."""
-    if value is None:
-        return now
-    if len(value) == 5 and value[2] == ":":
-        hour, minute = int(value[:2]), int(value[3:])
-        day = now
-        while day.weekday() >= 5:
-            day -= timedelta(days=1)
-        return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
-
-
 def build_runner(
     scenario_name: str,
-    sites_dir: Any,
+    sites_dir: Path,
     speed: float,
     seed: int | None,
     publish_as: PublishAs,
-    start_time: datetime | None = None,
-    loop_after_s: float | None = None,
-) -> tuple[LiveRunner, list[str]]:
-    """The calibrated model of a scenario, ready to run live (errors name the file and field)."""
+    *,
+    preset: str | None = None,
+    steering: Steering | None = None,
+    start_hour: float | None = None,
+    publish_sites: Sequence[str] | None = None,
+    typical_days: int | None = None,
+) -> LiveRunner:
+    """The calibrated town model of a scenario, ready to run live (errors name the file and field)."""
+    from parking.registry import load_registry
     from simulator.engine import Simulation
-    from simulator.grid import resolve_site
+    from simulator.grid import build_network, resolve_site
     from simulator.scenario import load_scenario, resolve_scenario_path, scenario_names
+    from simulator.views import build_views
 
     first_path = resolve_scenario_path(scenario_name)
     first = load_scenario(first_path)
-    site = resolve_site(first, sites_dir, first_path)
-    rng = np.random.default_rng(seed)
+    model_site = resolve_site(first, sites_dir, first_path)
+    others = load_registry(sites_dir).sites.values() if Path(sites_dir).is_dir() else ()
+    views = build_views(model_site, others, publish_sites)
+    network = build_network(model_site, first.space)
+    run_seed = 1 if seed is None else seed
 
-    def build(name: str) -> Model:
-        path = resolve_scenario_path(name)
-        scenario = load_scenario(path)
-        other = resolve_site(scenario, sites_dir, path)
-        if other.id != site.id:
-            raise ValueError(f"scenario {name!r} is for site {other.id!r}, this simulator runs {site.id!r}")
-        return Simulation(scenario, site, rng, start_time or datetime.now(UTC).astimezone())
+    same_model = []
+    for name in scenario_names():
+        if name == scenario_name:
+            same_model.append(name)
+            continue
+        try:
+            other = load_scenario(name)
+        except ValueError:
+            continue
+        if other.site == first.site:
+            same_model.append(name)
 
-    state = RunState(True, speed, first.guidance.share, first.guidance.sensor_latency_s, scenario_name)
-    names = [n for n in scenario_names() if n != "city"] or scenario_names()
-    return LiveRunner(site, scenario_name, build, state, publish_as, loop_after_s), names
+    def build(name: str, preset_name: str, hour: float | None, model_seed: int) -> Model:
+        scenario = load_scenario(resolve_scenario_path(name))
+        return Simulation(
+            scenario, model_site, model_seed, preset=preset_name, start_hour=hour, network=network
+        )
+
+    presets = [
+        PresetInfo(
+            name=name,
+            title=Text(de=p.title.de, en=p.title.en),
+            description=Text(de=p.description.de, en=p.description.en),
+            day=p.day,
+            loop_start_h=p.loop_start_h,
+            loop_end_h=p.loop_end_h,
+        )
+        for name, p in first.presets.items()
+    ]
+    chosen = preset or first.default_preset
+    first.preset(chosen)  # ValueError naming the known presets
+    mode = steering or first.steering.mode
+    state = RunState(
+        running=True,
+        speed=speed,
+        # the share of steered drivers of the mode: app users, or drivers following the signs
+        guidance_share=first.steering.sign_compliance if mode == "signs" else first.guidance.share,
+        sensor_latency_s=first.guidance.sensor_latency_s,
+        scenario=scenario_name,
+        preset=chosen,
+        steering=mode,
+    )
+    typical = TypicalDays(Path(sites_dir), days=typical_days, seed=run_seed) if typical_days else None
+    runner = LiveRunner(
+        views,
+        build,
+        state,
+        Catalogue(sorted(same_model), presets),
+        publish_as=publish_as,
+        seed=run_seed,
+        typical=typical,
+        scenario_path=resolve_scenario_path,
+        start_hour=start_hour,
+        bay_ids=network.bay_ids,
+    )
+    return runner
+
+
+def parse_start_hour(value: str | None) -> float | None:
+    """``--start-time HH:MM`` as hours after midnight of the preset's day (None: the preset's first hour)."""
+    if value is None:
+        return None
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"--start-time must be HH:MM, got {value!r}")
+    hour = int(hours) + int(minutes) / 60
+    if int(hours) > 23 or int(minutes) > 59:
+        raise ValueError(f"--start-time must be a time of day 00:00..23:59, got {value!r}")
+    return hour

@@ -98,14 +98,3 @@ def test_the_vehicle_lease_is_renewed_at_most_every_few_seconds() -> None:
     assert leases.due("town-centre", now=100.0)
     assert not leases.due("town-centre", now=102.0) and leases.due("city", now=102.0)
     assert leases.due("town-centre", now=103.5)
-
-
-def test_a_start_time_of_hh_mm_means_the_latest_weekday() -> None:
-    from datetime import UTC, datetime
-
-    from simulator.live import parse_start_time
-
-    sunday = datetime(2026, 11, 22, 21, 30, tzinfo=UTC)
-    assert parse_start_time("10:00", sunday) == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # Friday
-    assert parse_start_time(None, sunday) == sunday
-    assert parse_start_time("2026-11-18T09:15:00+00:00", sunday) == datetime(2026, 11, 18, 9, 15, tzinfo=UTC)
