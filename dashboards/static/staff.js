@@ -6,26 +6,50 @@ const TEXT = {
   de: {
     title: "Parklotse – Steuerung", token_title: "Zugang", token_label: "Token für die Steuerung",
     token_save: "Anmelden", token_wrong: "Das Token wurde abgelehnt. Bitte erneut eingeben.", logout: "Token vergessen",
-    sim_title: "Simulator", scenario: "Szenario", speed: "Zeitraffer", guidance: "Anteil mit Sensor-Lenkung",
-    latency: "Verzögerung der Sensordaten (s)", start: "Start / Übernehmen", pause: "Pause", reset: "Zurücksetzen",
-    running: "läuft", paused: "pausiert", stopped: "gestoppt", unavailable: "nicht erreichbar",
-    not_available: "Die Simulator-Steuerung ist (noch) nicht verfügbar", sent: "Gesendet:", failed: "Fehler:",
+    token_help: "Das Token zeigt „parklotse demo“ beim Start an (PARKLOTSE_API_TOKEN).",
+    sim_title: "Simulator", speed: "Zeitraffer", guidance: "Anteil der Fahrer, die der Lenkung folgen",
+    latency: "Verzögerung der Sensordaten (s)", start: "Start", pause: "Pause", reset: "Zurücksetzen", apply: "Übernehmen",
+    running: "läuft", paused: "pausiert", stopped: "gestoppt", unavailable: "nicht erreichbar", none: "kein Simulator",
+    not_available: "Die Simulator-Steuerung ist nicht erreichbar", no_simulator: "Es läuft kein Simulator (z. B. ein Ort mit echten Sensoren).",
+    sent: "Gesendet:", failed: "Fehler:",
     links_title: "Offene Daten und Seiten", kiosk: "Kiosk-Seite", kiosk_en: "Kiosk-Seite (englisch)",
     api_docs: "API-Dokumentation", lang: "EN",
-    st_scenario: "Szenario", st_speed: "Zeitraffer", st_guidance: "Lenkungsanteil", st_latency: "Sensorverzögerung",
-    st_time: "Simulationszeit",
+    st_preset: "Geschichte", st_steering: "Lenkung", st_speed: "Zeitraffer", st_guidance: "folgen der Lenkung",
+    st_latency: "Sensorverzögerung", st_time: "Simulierte Zeit",
+    stories: "Geschichte wählen", stories_help: "Ein Klick startet den Tag neu mit dieser Nachfrage; der Bildschirm zeigt ihn sofort.",
+    steering: "Wie gelenkt wird", steer_app: "App", steer_signs: "Schilder", steer_both: "Beides",
+    steer_app_help: "Ein Teil der Fahrer bekommt per App einen freien Platz genannt.",
+    steer_signs_help: "Parkleitsystem: Schilder an den Einfahrten zeigen freie Plätze je Zone oder „besetzt“ und schicken ins Parkhaus.",
+    steer_both_help: "App und Schilder zusammen.",
+    guidance_help: "0 %: beide Städte sind gleich, es wird nichts eingespart.",
+    latency_help: "So alt sind die Daten, nach denen gelenkt wird; alte Daten schicken zu schon belegten Plätzen.",
+    speed_help: "Simulierte Sekunden je echter Sekunde; 20–30× lässt sich gut zusehen.",
+    hour: "Zu Uhrzeit springen", jump: "Springen",
+    hour_help: "Der simulierte Tag beginnt zu dieser Uhrzeit neu (z. B. Markttag 11 Uhr: Spitze).",
   },
   en: {
     title: "Parklotse – controls", token_title: "Access", token_label: "Control token", token_save: "Sign in",
     token_wrong: "The token was refused. Please enter it again.", logout: "Forget token", sim_title: "Simulator",
-    scenario: "Scenario", speed: "Time lapse", guidance: "Share of drivers guided by sensors",
-    latency: "Sensor data delay (s)", start: "Start / apply", pause: "Pause", reset: "Reset",
-    running: "running", paused: "paused", stopped: "stopped", unavailable: "unreachable",
-    not_available: "Simulator control is not available (yet)", sent: "Sent:", failed: "Error:",
+    token_help: "“parklotse demo” prints the token when it starts (PARKLOTSE_API_TOKEN).",
+    speed: "Time lapse", guidance: "Share of drivers who follow the guidance",
+    latency: "Sensor data delay (s)", start: "Start", pause: "Pause", reset: "Reset", apply: "Apply",
+    running: "running", paused: "paused", stopped: "stopped", unavailable: "unreachable", none: "no simulator",
+    not_available: "Simulator control is unreachable", no_simulator: "No simulator is running (e.g. a site with real sensors).",
+    sent: "Sent:", failed: "Error:",
     links_title: "Open data and pages", kiosk: "Kiosk page", kiosk_en: "Kiosk page (English)",
     api_docs: "API documentation", lang: "DE",
-    st_scenario: "Scenario", st_speed: "Time lapse", st_guidance: "Guided share", st_latency: "Sensor delay",
-    st_time: "Simulated time",
+    st_preset: "Story", st_steering: "Steering", st_speed: "Time lapse", st_guidance: "follow the guidance",
+    st_latency: "Sensor delay", st_time: "Simulated time",
+    stories: "Pick a story", stories_help: "One click restarts the day with this demand; the screen shows it at once.",
+    steering: "How drivers are steered", steer_app: "App", steer_signs: "Signs", steer_both: "Both",
+    steer_app_help: "A share of the drivers is told a free bay by an app.",
+    steer_signs_help: "Guidance signs at the entrances show free bays per zone or “full” and send drivers to the car park.",
+    steer_both_help: "App and signs together.",
+    guidance_help: "0 %: both towns are the same, nothing is saved.",
+    latency_help: "How old the data behind the guidance are; old data send drivers to bays already taken.",
+    speed_help: "Simulated seconds per real second; 20–30× is good to watch.",
+    hour: "Jump to a time of day", jump: "Jump",
+    hour_help: "The simulated day restarts at this hour (e.g. market day 11:00: the peak).",
   },
 };
 const TOKEN_KEY = "parklotse.token";
@@ -34,6 +58,8 @@ const params = new URLSearchParams(location.search);
 let lang = params.get("lang") === "en" ? "en" : "de";
 let formFilled = false;
 let lastStatus = null;
+let simulators = [];
+let site = params.get("site");
 let sites = [];
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[lang][key] ?? key;
@@ -62,51 +88,48 @@ function showControls() {
   $("controls").hidden = false;
 }
 
-async function api(method, body) {
+async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   if (body) headers["Content-Type"] = "application/json";
-  const response = await fetch("/api/v1/simulator", {
-    method, headers, cache: "no-store", body: body ? JSON.stringify(body) : undefined,
-  });
+  const response = await fetch(path, { method, headers, cache: "no-store", body: body ? JSON.stringify(body) : undefined });
   let data = null;
   try { data = await response.json(); } catch (err) { data = null; }
   return { status: response.status, ok: response.ok, data };
 }
 
-function stateOf(status) {
-  if (!status) return "unavailable";
-  if (typeof status.state === "string") return status.state;
-  if (status.running === true) return status.paused ? "paused" : "running";
-  if (status.paused === true) return "paused";
-  if (status.running === false) return "stopped";
-  return "running";
+function hm(hours) {
+  const h = Math.floor(hours);
+  const m = Math.round((hours - h) * 60);
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
 }
 
-function scenarioNames(status) {
-  const list = status && (status.scenarios || status.available_scenarios);
-  if (!Array.isArray(list)) return [];
-  return list.map((s) => (typeof s === "string" ? s : s.name || s.id)).filter(Boolean);
+function text(value) {
+  // Preset titles and descriptions come as {de, en}.
+  if (value && typeof value === "object") return value[lang] || value.de || "";
+  return value === undefined || value === null ? "" : String(value);
 }
 
 function renderStatus(status) {
   const pill = $("sim-state");
-  const state = stateOf(status);
+  const state = status ? status.state || "running" : simulators.length ? "unavailable" : "none";
   pill.textContent = t(state);
-  pill.className = `pill ${state === "unavailable" ? "offline" : state}`;
+  pill.className = `pill ${state === "unavailable" || state === "none" ? "offline" : state}`;
   const dl = $("status");
   dl.replaceChildren();
+  renderPresets(status);
   if (!status) return;
-  const settings = status.settings || {};
+  const preset = (status.presets || []).find((p) => p.name === status.preset);
   const rows = [
-    ["st_scenario", status.scenario],
-    ["st_speed", status.speed !== undefined && status.speed !== null ? `${status.speed}×` : null],
-    ["st_guidance", pick(status.guidance_share, settings.guidance_share, (v) => `${Math.round(v * 100)} %`)],
-    ["st_latency", pick(status.sensor_latency_s, settings.sensor_latency_s, (v) => `${v} s`)],
-    ["st_time", status.sim_time],
+    ["st_time", `${status.day_label || ""} ${status.sim_time ? hm(Number(status.sim_time.slice(11, 13)) + Number(status.sim_time.slice(14, 16)) / 60) : ""}`.trim()],
+    ["st_preset", preset ? text(preset.title) : status.preset],
+    ["st_steering", status.steering ? t(`steer_${status.steering}`) : null],
+    ["st_guidance", status.guidance_share !== undefined ? `${Math.round(status.guidance_share * 100)} %` : null],
+    ["st_latency", status.sensor_latency_s !== undefined ? `${status.sensor_latency_s} s` : null],
+    ["st_speed", status.speed ? `${status.speed}×` : null],
   ];
   for (const [key, value] of rows) {
-    if (value === undefined || value === null) continue;
+    if (value === undefined || value === null || value === "") continue;
     const dt = document.createElement("dt");
     dt.textContent = t(key);
     const dd = document.createElement("dd");
@@ -115,25 +138,36 @@ function renderStatus(status) {
   }
 }
 
-function pick(a, b, format) {
-  const v = a ?? b;
-  return v === undefined || v === null ? null : format(v);
+function renderPresets(status) {
+  const box = $("presets");
+  box.replaceChildren();
+  for (const preset of (status && status.presets) || []) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `preset${preset.name === status.preset ? " active" : ""}`;
+    button.dataset.preset = preset.name;
+    const title = document.createElement("b");
+    title.textContent = text(preset.title);
+    const line = document.createElement("small");
+    line.textContent = text(preset.description);
+    button.append(title, line);
+    button.addEventListener("click", () => send({ action: "start", preset: preset.name }));
+    box.appendChild(button);
+  }
 }
 
 function fillForm(status) {
-  const select = $("scenario");
-  const names = scenarioNames(status);
-  if (status.scenario && !names.includes(status.scenario)) names.unshift(status.scenario);
-  if (names.length) {
-    select.replaceChildren(...names.map((n) => new Option(n, n, false, n === status.scenario)));
+  const hour = $("hour");
+  if (Array.isArray(status.window_hours)) {
+    hour.min = String(Math.floor(status.window_hours[0]));
+    hour.max = String(Math.max(Number(hour.min), Math.ceil(status.window_hours[1]) - 0.5));
   }
   if (formFilled) return;
   formFilled = true;
-  const settings = status.settings || {};
-  const share = status.guidance_share ?? settings.guidance_share;
-  if (share !== undefined && share !== null) $("guidance").value = String(Math.round(share * 100));
-  const latency = status.sensor_latency_s ?? settings.sensor_latency_s;
-  if (latency !== undefined && latency !== null) $("latency").value = String(latency);
+  const steering = document.querySelector(`input[name=steering][value="${status.steering}"]`);
+  if (steering) steering.checked = true;
+  if (status.guidance_share !== undefined) $("guidance").value = String(Math.round(status.guidance_share * 100));
+  if (status.sensor_latency_s !== undefined) $("latency").value = String(status.sensor_latency_s);
   if (status.speed) {
     const speed = $("speed");
     if (![...speed.options].some((o) => Number(o.value) === Number(status.speed))) {
@@ -141,19 +175,21 @@ function fillForm(status) {
     }
     speed.value = String(status.speed);
   }
-  updateGuidanceOut();
+  if (status.sim_time) hour.value = String(Math.floor(Number(status.sim_time.slice(11, 13))));
+  updateOutputs();
 }
 
 async function poll() {
   try {
-    const result = await api("GET");
+    // The list always answers 200; a site's status is asked for only when its simulator runs.
+    const list = await api("GET", "/api/v1/simulators");
+    if (!list.ok) { lastStatus = null; renderStatus(null); say(`${t("not_available")} (HTTP ${list.status}).`, true); return; }
+    simulators = list.data || [];
+    renderSites();
+    if (!simulators.length) { lastStatus = null; renderStatus(null); say(t("no_simulator")); return; }
+    const result = await api("GET", `/api/v1/simulator?site=${encodeURIComponent(site)}`);
     if (result.status === 401 || result.status === 403) { showLogin(token() ? t("token_wrong") : ""); return; }
-    if (!result.ok) {
-      lastStatus = null;
-      renderStatus(null);
-      say(`${t("not_available")} (HTTP ${result.status}).`, true);
-      return;
-    }
+    if (!result.ok) { lastStatus = null; renderStatus(null); say(`${t("not_available")} (HTTP ${result.status}).`, true); return; }
     lastStatus = result.data;
     renderStatus(result.data);
     fillForm(result.data || {});
@@ -163,43 +199,60 @@ async function poll() {
   }
 }
 
-function say(text, error = false) {
+function renderSites() {
+  const select = $("site");
+  const names = simulators.map((s) => s.site);
+  if (!names.includes(site)) site = names.includes("showroom") ? "showroom" : names[0] || null;
+  select.hidden = names.length < 2;
+  if (select.options.length !== names.length || [...select.options].some((o, i) => o.value !== names[i])) {
+    select.replaceChildren(...names.map((n) => new Option(n, n)));
+  }
+  if (site) select.value = site;
+}
+
+function say(message, error = false) {
   const msg = $("msg");
-  msg.textContent = text;
+  msg.textContent = message;
   msg.className = error ? "msg error" : "msg";
 }
 
-async function send(action) {
-  const body = { action };
-  if (action === "start" || action === "reset") {
-    if ($("scenario").value) body.scenario = $("scenario").value;
-  }
-  if (action === "start") {
-    body.speed = Number($("speed").value);
-    body.guidance_share = Number($("guidance").value) / 100;
-    body.sensor_latency_s = Number($("latency").value);
-  }
+function settings() {
+  const steering = document.querySelector("input[name=steering]:checked");
+  const body = {
+    guidance_share: Number($("guidance").value) / 100,
+    sensor_latency_s: Number($("latency").value),
+    speed: Number($("speed").value),
+  };
+  if (steering) body.steering = steering.value;
+  return body;
+}
+
+async function send(command) {
+  const body = { ...command };
+  if (site) body.site = site;
   try {
-    const result = await api("POST", body);
+    const result = await api("POST", "/api/v1/simulator", body);
     if (result.status === 401 || result.status === 403) {
       sessionStorage.removeItem(TOKEN_KEY);
       showLogin(t("token_wrong"));
       return;
     }
     if (!result.ok) {
-      const detail = result.data && result.data.detail ? `: ${result.data.detail}` : "";
+      const detail = result.data && result.data.detail ? `: ${typeof result.data.detail === "string" ? result.data.detail : JSON.stringify(result.data.detail)}` : "";
       say(`${t("failed")} HTTP ${result.status}${detail}`, true);
       return;
     }
     say(`${t("sent")} ${JSON.stringify(body)}`);
-    if (result.data && typeof result.data === "object") { lastStatus = result.data; renderStatus(result.data); }
     poll();
   } catch (err) {
     say(`${t("failed")} ${err.message}`, true);
   }
 }
 
-function updateGuidanceOut() { $("guidance-out").textContent = `${$("guidance").value} %`; }
+function updateOutputs() {
+  $("guidance-out").textContent = `${$("guidance").value} %`;
+  $("hour-out").textContent = hm(Number($("hour").value));
+}
 
 function link(href, label) {
   const li = document.createElement("li");
@@ -268,10 +321,14 @@ function init() {
     poll();
   });
   $("logout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); showLogin(); });
-  $("guidance").addEventListener("input", updateGuidanceOut);
-  $("btn-start").addEventListener("click", () => send("start"));
-  $("btn-pause").addEventListener("click", () => send("pause"));
-  $("btn-reset").addEventListener("click", () => send("reset"));
+  $("site").addEventListener("change", () => { site = $("site").value; formFilled = false; poll(); });
+  $("guidance").addEventListener("input", updateOutputs);
+  $("hour").addEventListener("input", updateOutputs);
+  $("btn-apply").addEventListener("click", () => send({ action: "set", ...settings() }));
+  $("btn-jump").addEventListener("click", () => send({ action: "start", hour: Number($("hour").value) }));
+  $("btn-start").addEventListener("click", () => send({ action: "start" }));
+  $("btn-pause").addEventListener("click", () => send({ action: "pause" }));
+  $("btn-reset").addEventListener("click", () => send({ action: "reset" }));
   if (token()) { showControls(); poll(); } else { showLogin(); }
   loadSites();
   setInterval(() => { if (token() && !document.hidden) poll(); }, POLL_MS);

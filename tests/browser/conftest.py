@@ -3,10 +3,14 @@
 Playwright's own browser downloads are never used (they cannot be fetched here): the browser is
 ``/usr/bin/chromium``. Every request a page makes, every console message and every uncaught error is
 recorded so that tests can assert that nothing leaves the host and nothing fails.
+
+Screenshots go to ``test-artifacts/screenshots/``; with ``PARKLOTSE_SCREENSHOTS=docs/img`` the ones
+the documentation shows are also written there (so an ordinary run never rewrites tracked files).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +82,16 @@ class Tab:
             errors.append(f"{text} ({url})")
         return errors + [f"uncaught: {e}" for e in self.errors]
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, doc: str | None = None) -> Path:
+        """Save the page as ``name``; ``doc`` names it for docs/img when PARKLOTSE_SCREENSHOTS says where."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
+        docs = os.environ.get("PARKLOTSE_SCREENSHOTS")
+        if doc and docs:
+            folder = Path(docs) if Path(docs).is_absolute() else REPO / docs
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{doc}.png").write_bytes(path.read_bytes())
         return path
 
 

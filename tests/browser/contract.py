@@ -1,5 +1,5 @@
-"""Responses shaped like the endpoint contracts the kiosk codes against (occupancy, heatmap, KPIs,
-simulator control), for pages whose real endpoints are still being built or have no data yet.
+"""Responses shaped like the history endpoints the kiosk codes against (occupancy, heatmap), for pages
+whose real endpoints have no data yet (a fresh database).
 
 Routing a request through Playwright answers it inside the browser: nothing reaches the network.
 """
@@ -16,10 +16,8 @@ if TYPE_CHECKING:
 
 OCCUPANCY = "**/api/v1/sites/*/occupancy*"
 HEATMAP = "**/api/v1/sites/*/heatmap*"
-KPIS = "**/api/v1/kpis*"
-# URL parts of the endpoints above, for telling their expected 404s from real console errors.
-CONTRACT_PATHS = ("/occupancy", "/heatmap", "/api/v1/kpis", "/api/v1/simulator")
-SOURCE_LABEL = "start2park (Frankfurt UAS, GPS-Messung)"
+# URL parts of the endpoints above, for telling their expected failures from real console errors.
+CONTRACT_PATHS = ("/occupancy", "/heatmap")
 
 
 def occupancy(site: str, now: datetime | None = None) -> dict[str, Any]:
@@ -56,22 +54,6 @@ def heatmap(site: str) -> dict[str, Any]:
     }
 
 
-def kpis(site: str) -> dict[str, Any]:
-    return {
-        "site": site,
-        "model_estimate": True,
-        "guided": {"searches": 212, "mean_search_min": 1.2, "search_km": 41.0, "co2_g": 9553.0},
-        "unguided": {"searches": 188, "mean_search_min": 2.1, "search_km": 61.0, "co2_g": 14213.0},
-        "saved_today": {"search_min": 312.5, "km": 52.3, "co2_kg": 12.2},
-        "searching_now": {"guided": 4, "unguided": 11},
-        "sources": [
-            {"label": SOURCE_LABEL, "url": "https://example.org/start2park"},
-            {"label": "Destatis 2017: 179 g CO₂/km", "url": "https://example.org/destatis"},
-        ],
-        "factors": {"co2_g_per_search_km": {"value": 233.0, "source": "179 g/km × 1.3"}},
-    }
-
-
 def _site_of(url: str) -> str:
     parts = url.split("/api/v1/sites/", 1)
     if len(parts) == 2:
@@ -80,24 +62,24 @@ def _site_of(url: str) -> str:
 
 
 def serve_contract_data(page: Page) -> None:
-    """Answer occupancy, heatmap and KPI requests with contract-shaped data."""
+    """Answer occupancy and heatmap requests with contract-shaped data."""
 
     def fulfil(route: Route) -> None:
         url = route.request.url
         site = _site_of(url)
-        body = occupancy(site) if "/occupancy" in url else heatmap(site) if "/heatmap" in url else kpis(site)
+        body = occupancy(site) if "/occupancy" in url else heatmap(site)
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
-    for pattern in (OCCUPANCY, HEATMAP, KPIS):
+    for pattern in (OCCUPANCY, HEATMAP):
         page.route(pattern, fulfil)
 
 
 def serve_contract_failures(page: Page) -> None:
-    """Occupancy and KPIs answer 503 (store down), the heatmap 404 (not built yet)."""
+    """Occupancy answers 503 (store down), the heatmap 404 (not built yet)."""
 
     def fail(route: Route) -> None:
         status = 404 if "/heatmap" in route.request.url else 503
         route.fulfill(status=status, content_type="application/json", body=json.dumps({"detail": "not here"}))
 
-    for pattern in (OCCUPANCY, HEATMAP, KPIS):
+    for pattern in (OCCUPANCY, HEATMAP):
         page.route(pattern, fail)

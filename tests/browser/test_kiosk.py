@@ -1,4 +1,5 @@
-"""The kiosk page in a real headless Chromium against the real stack (mosquitto, ingester, InfluxDB, API)."""
+"""The kiosk page of a site without a simulator (real sensors) in a real headless Chromium against the real
+stack (mosquitto, ingester, InfluxDB, API). The twin view of a simulated site: test_kiosk_twin.py."""
 
 from __future__ import annotations
 
@@ -14,12 +15,7 @@ from dashboards.assets import PLOTLY_CARTESIAN
 from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
 from tests.browser.conftest import Tab
-from tests.browser.contract import (
-    CONTRACT_PATHS,
-    SOURCE_LABEL,
-    serve_contract_data,
-    serve_contract_failures,
-)
+from tests.browser.contract import CONTRACT_PATHS, serve_contract_data, serve_contract_failures
 from tests.conftest import Servers, _healthy
 from tests.helpers import Service, publish_all, wait_for
 
@@ -77,6 +73,15 @@ def assert_stays_local(tab: Tab) -> None:
     assert tab.foreign_requests() == [], "requests left the host"
 
 
+def simulator_requests(tab: Tab) -> list[str]:
+    """Requests for one simulator's figures (the list of running simulators always answers 200)."""
+    return [
+        u
+        for u in tab.requests
+        if "/api/v1/kpis" in u or "/api/v1/simulator?" in u or u.endswith("/simulator")
+    ]
+
+
 @pytest.mark.parametrize(("site", "bays"), [("showroom", 16), ("town-centre", 720)])
 def test_every_panel_renders_offline_in_german(
     servers: Servers, ingester: Service, api_server: str, tab: Tab, site: str, bays: int
@@ -118,15 +123,17 @@ def test_every_panel_renders_offline_in_german(
     assert page.locator("#heat-card").get_attribute("data-state") == "ok"
     assert page.locator("#heatmap .hm image, #heatmap .heatmaplayer image").count() >= 1
     assert page.locator("#heatmap .yaxislayer-above g.ytick").count() == 7
-    # With / without sensors: figures, each marked as a model estimate with its source.
-    assert page.locator("#kpi-card").get_attribute("data-state") == "ok"
-    assert text_of(tab, "#kpi-card .model-badge") == "Modellrechnung"
-    assert text_of(tab, "#k-saved-km").startswith("≈ 52,3")
-    assert text_of(tab, "#k-search-unguided").startswith("≈ 2,1")
-    assert page.locator("#cars-unguided svg").count() == 11
-    assert page.locator("#cars-guided svg").count() == 4
-    assert SOURCE_LABEL in text_of(tab, "#kpi-card .source")
-    assert "Modellschätzung" in text_of(tab, "#kpi-card .source")
+    # No simulator runs here: the page shows what is measured, and the model's reading of it, labelled.
+    assert page.evaluate("document.body.dataset.mode") == "sensors"
+    assert not page.locator("#twin-without").is_visible()
+    assert page.locator("#measured-card").get_attribute("data-state") == "ok"
+    wait_for(lambda: text_of(tab, "#m-occ") == share, 5, "the measured occupancy")
+    assert page.locator("#m-zones .m-zone").count() == len(totals)
+    assert text_of(tab, "#m-search").startswith("≈ ")
+    assert text_of(tab, "#measured-card .model-badge") == "Modellrechnung"
+    assert "keine Messung" in text_of(tab, "#measured-card .estimate")
+    assert "docs/research.md" in text_of(tab, "#m-source")
+    assert simulator_requests(tab) == []
     # Badges: data freshness and sensor health.
     wait_for(lambda: "Live" in text_of(tab, "#freshness"), 5, "the freshness badge to say Live")
     assert text_of(tab, "#health") == f"Sensoren: alle {bays:,} melden".replace(",", ".")
@@ -135,7 +142,7 @@ def test_every_panel_renders_offline_in_german(
     assert page.evaluate("document.fonts.check('30px \"DejaVu Sans\"')")
     assert_stays_local(tab)
     assert tab.console_errors() == []
-    tab.screenshot(f"kiosk-{site}-de")
+    tab.screenshot(f"kiosk-{site}-de", doc="kiosk-sensors-de" if site == "showroom" else None)
 
 
 def test_kiosk_is_served_with_a_local_only_content_security_policy(api_server: str) -> None:
@@ -182,10 +189,9 @@ def test_english_by_query_and_by_the_toggle(api_server: str, tab: Tab) -> None:
     page = tab.page
     assert page.evaluate("document.documentElement.lang") == "en"
     assert text_of(tab, "h1") == "Parking with sensors"
-    assert text_of(tab, "#kpi-card .model-badge") == "Model estimate"
+    assert text_of(tab, "#measured-card .model-badge") == "Model estimate"
     assert "free of" in text_of(tab, "#map-card h2")
     assert weekday_labels(tab) == {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
-    assert text_of(tab, "#k-saved-km").startswith("≈ 52.3")
     tab.screenshot("kiosk-showroom-en")
 
     page.click("#lang")
@@ -208,11 +214,11 @@ def test_missing_endpoints_show_keine_daten_and_the_rest_keeps_working(
     serve_contract_failures(tab.page)
     open_kiosk(tab, api_server)
     page = tab.page
-    for card in ("#kpi-card", "#occ-card", "#heat-card"):
+    for card in ("#occ-card", "#heat-card"):
         assert page.locator(card).get_attribute("data-state") == "nodata", card
         assert page.locator(f"{card} .nodata").is_visible()
         assert text_of(tab, f"{card} .nodata") == "keine Daten"
-    assert text_of(tab, "#k-saved-co2") == "–"
+    assert text_of(tab, "#m-above") == "–"
     # The live map does not depend on them.
     publish_all(servers.mqtt_url, [("parking/showroom/B02/status", reading(True))])
     wait_until_shown(tab, "B02", OCCUPIED)
