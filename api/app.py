@@ -30,6 +30,7 @@ from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
 from api.rollups import RollupKeeper
 from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
+from api.routes.sensors import router as sensors_router
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking.queries import latest_states
@@ -283,6 +284,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         figures.router,
         health.router,
         dashboard.router,
+        sensors_router,
     ):
         app.include_router(router)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
 
 from parking.settings import CommonSettings
 
@@ -20,6 +22,39 @@ class ApiSettings(CommonSettings):
     api_client_id: str = Field(default="", max_length=64)
     sse_ping_s: float = Field(default=15.0, gt=0)
     sse_replay: int = Field(default=10_000, ge=0, le=1_000_000)
+    # Sensor fleet health (docs/fleet.md: every default and its source).
+    fleet_enabled: bool = True
+    fleet_refresh_s: float = Field(default=60.0, gt=0)
+    fleet_slow_refresh_s: float = Field(default=900.0, gt=0)
+    fleet_silent_after_s: float = Field(default=25 * 3600.0, gt=0)
+    fleet_silent_after_s_by_codec: dict[str, float] = Field(default_factory=dict)
+    fleet_stuck_occupied_s: float = Field(default=72 * 3600.0, gt=0)
+    fleet_stuck_free_s: float = Field(default=14 * 86400.0, gt=0)
+    fleet_zone_active_s: float = Field(default=24 * 3600.0, gt=0)
+    fleet_flapping_changes_per_hour: int = Field(default=20, ge=1)
+    fleet_battery_low_v: float = Field(default=3.2, ge=0)
+    fleet_battery_low_v_by_codec: dict[str, float] = Field(default_factory=dict)
+    fleet_battery_low_pct: float = Field(default=20.0, ge=0, le=100)
+    fleet_battery_empty_days: float = Field(default=30.0, gt=0)
+    fleet_battery_min_days: int = Field(default=3, ge=2)
+    fleet_weak_rssi_dbm: float = -120.0
+    fleet_weak_snr_db: float = -15.0
+    fleet_radio_min_messages: int = Field(default=3, ge=1)
+    fleet_rejected_per_day: int = Field(default=5, ge=0)
+    fleet_reporting_drop_share: float = Field(default=0.15, gt=0, lt=1)
+    fleet_swing_shrink_ratio: float = Field(default=0.5, gt=0, lt=1)
+    alert_webhook_url: str | None = None
+    alert_webhook_queue: int = Field(default=100, ge=1, le=100_000)
+    alert_webhook_retry_initial_s: float = Field(default=1.0, gt=0)
+    alert_webhook_retry_max_s: float = Field(default=300.0, gt=0)
+    alert_webhook_attempts: int = Field(default=10, ge=1)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueError(f"alert webhook URL {value!r} must look like https://host/path")
+        return value or None
 
     def _secret_names(self) -> tuple[str, ...]:
         return ("api_token",)

@@ -1,0 +1,386 @@
+"""The fleet monitor: evaluates the health rules of every site in the background, not per request.
+
+Every ``PARKLOTSE_FLEET_REFRESH_S`` it reads the fast facts (status changes of the last hour) and,
+every ``PARKLOTSE_FLEET_SLOW_REFRESH_S``, the slow ones (battery, radio, status starts, daily site
+figures) from InfluxDB, joins them with the live state and the dead letters heard on
+``parking/deadletter/#``, and keeps one report per site. Routes, metrics and the alert webhook
+read those reports; a failed read keeps the last report and is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from fastapi import FastAPI, HTTPException, Request, status
+from paho.mqtt.reasoncodes import ReasonCode
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from api.alerts import AlertWebhook
+from api.settings import ApiSettings
+from parking import topics
+from parking.events import ns_to_rfc3339
+from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
+from parking.fleet.gather import SlowFacts, assemble, read_fast, read_slow
+from parking.fleet.rules import (
+    BayFacts,
+    Problem,
+    ProblemCode,
+    SiteProblemCode,
+    Thresholds,
+    evaluate_bay,
+    evaluate_site,
+    keep_since,
+)
+from parking.mqtt import make_client
+from parking.registry import Registry, Site
+from parking.state import LiveState
+from parking.store import InfluxStore, StoreError
+
+log = logging.getLogger(__name__)
+
+DEADLETTER_FILTER = f"{topics.DEADLETTER_PREFIX}/#"
+CHANGES_PER_MESSAGE = 500  # a webhook message stays small even when a whole site changes at once
+YIELD_EVERY = 500  # bays evaluated between yields to the event loop, so requests are not held up
+
+
+def thresholds_from(settings: ApiSettings) -> Thresholds:
+    return Thresholds(
+        silent_after_s=settings.fleet_silent_after_s,
+        silent_after_s_by_codec=dict(settings.fleet_silent_after_s_by_codec),
+        stuck_occupied_s=settings.fleet_stuck_occupied_s,
+        stuck_free_s=settings.fleet_stuck_free_s,
+        zone_active_s=settings.fleet_zone_active_s,
+        flapping_changes_per_hour=settings.fleet_flapping_changes_per_hour,
+        battery_low_v=settings.fleet_battery_low_v,
+        battery_low_pct=settings.fleet_battery_low_pct,
+        battery_low_v_by_codec=dict(settings.fleet_battery_low_v_by_codec),
+        battery_empty_days=settings.fleet_battery_empty_days,
+        battery_min_days=settings.fleet_battery_min_days,
+        weak_rssi_dbm=settings.fleet_weak_rssi_dbm,
+        weak_snr_db=settings.fleet_weak_snr_db,
+        radio_min_messages=settings.fleet_radio_min_messages,
+        rejected_per_day=settings.fleet_rejected_per_day,
+        reporting_drop_share=settings.fleet_reporting_drop_share,
+        swing_shrink_ratio=settings.fleet_swing_shrink_ratio,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BayHealth:
+    facts: BayFacts
+    problems: list[Problem]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteHealth:
+    site: str
+    evaluated_ns: int
+    bays: list[BayHealth]
+    site_problems: list[Problem]
+    counts: dict[str, int] = field(default_factory=dict)  # bays per problem code, every code present
+
+
+def problem_counts(bays: Iterable[BayHealth]) -> dict[str, int]:
+    counts = dict.fromkeys((c.value for c in ProblemCode), 0)
+    for bay in bays:
+        for problem in bay.problems:
+            counts[problem.code] += 1
+    return counts
+
+
+async def evaluate(
+    site: Site,
+    facts: Sequence[BayFacts],
+    slow: SlowFacts,
+    thresholds: Thresholds,
+    now_ns: int,
+    previous: SiteHealth | None,
+) -> SiteHealth:
+    """The rules over every bay, yielding to the event loop now and then (a city has 10,080 bays)."""
+    before = {b.facts.bay: b.problems for b in previous.bays} if previous else {}
+    bays = []
+    for i, f in enumerate(facts, 1):
+        found = evaluate_bay(f, thresholds, now_ns)
+        bays.append(BayHealth(f, keep_since(before.get(f.bay, ()), found, now_ns) if found else found))
+        if i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+    site_problems = keep_since(
+        previous.site_problems if previous else (), evaluate_site(slow.site, thresholds, now_ns), now_ns
+    )
+    return SiteHealth(site.id, now_ns, bays, site_problems, problem_counts(bays))
+
+
+def _change(kind: str, bay: BayFacts | None, problem: Problem) -> dict[str, Any]:
+    return {
+        "change": kind,
+        "bay": None if bay is None else bay.bay,
+        "device": None if bay is None else bay.device,
+        "code": problem.code,
+        "since": None if problem.since_ns is None else ns_to_rfc3339(problem.since_ns),
+        "message_de": problem.message_de,
+        "message_en": problem.message_en,
+    }
+
+
+def changes(previous: SiteHealth | None, current: SiteHealth) -> list[dict[str, Any]]:
+    """Problems raised and cleared between two reports (everything raised when there is none before)."""
+    out: list[dict[str, Any]] = []
+    before = {b.facts.bay: b for b in previous.bays} if previous else {}
+    for bay in current.bays:
+        old = before.get(bay.facts.bay)
+        old_codes = {p.code for p in old.problems} if old else set()
+        new_codes = {p.code for p in bay.problems}
+        out += [_change("raised", bay.facts, p) for p in bay.problems if p.code not in old_codes]
+        if old is not None:
+            out += [_change("cleared", bay.facts, p) for p in old.problems if p.code not in new_codes]
+    old_site = {p.code: p for p in previous.site_problems} if previous else {}
+    new_site = {p.code for p in current.site_problems}
+    out += [_change("raised", None, p) for p in current.site_problems if p.code not in old_site]
+    out += [_change("cleared", None, p) for p in old_site.values() if p.code not in new_site]
+    return out
+
+
+def webhook_messages(
+    site: str, at_ns: int, initial: bool, found: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    for i in range(0, len(found), CHANGES_PER_MESSAGE):
+        yield {
+            "source": "parklotse",
+            "site": site,
+            "at": ns_to_rfc3339(at_ns),
+            "initial": initial,
+            "changes": found[i : i + CHANGES_PER_MESSAGE],
+        }
+
+
+class FleetMonitor:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        registry: Registry,
+        store: InfluxStore,
+        live: LiveState,
+        webhook: AlertWebhook | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store
+        self.live = live
+        self.webhook = webhook
+        self.thresholds = thresholds_from(settings)
+        self.refusals = RefusalWindow()
+        self.deadletter_feed_connected = False
+        self.evaluation_errors = 0
+        self.last_evaluation_s = 0.0
+        self._clock = clock
+        self._reports: dict[str, SiteHealth] = {}
+        self._slow: dict[str, SlowFacts] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._client: mqtt.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def report(self, site: str) -> SiteHealth | None:
+        return self._reports.get(site)
+
+    def reports(self) -> list[SiteHealth]:
+        return list(self._reports.values())
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        client_id = f"{self.settings.api_client_id}-fleet" if self.settings.api_client_id else ""
+        client = make_client(self.settings, client_id)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        endpoint = self.settings.mqtt
+        client.connect_async(endpoint.host, endpoint.port, keepalive=30)
+        client.loop_start()
+        self._client = client
+        if self.webhook is not None:
+            self.webhook.start()
+        self._task = asyncio.create_task(self._run(), name="fleet-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self.webhook is not None:
+            await self.webhook.stop()
+
+    # -------------------------------------------------------------- dead letters (paho's thread)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the fleet monitor's connection: %s", reason)
+            return
+        client.subscribe(DEADLETTER_FILTER, qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, reasons: list[ReasonCode], _p: Any) -> None:
+        self.deadletter_feed_connected = not any(r.is_failure for r in reasons)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: ReasonCode, _p: Any) -> None:
+        self.deadletter_feed_connected = False
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        refusal = parse_dead_letter(bytes(message.payload), self.registry)
+        if refusal is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.refusals.add, refusal)
+
+    # -------------------------------------------------------------- evaluation
+
+    async def _run(self) -> None:
+        failing = False
+        while True:
+            started = time.perf_counter()
+            try:
+                for site in self.registry.sites.values():
+                    await self.evaluate_site(site)
+                if failing:
+                    log.info("fleet health evaluation works again")
+                failing = False
+            except StoreError as exc:
+                self.evaluation_errors += 1
+                if not failing:
+                    log.warning(
+                        "fleet health evaluation could not read InfluxDB (%s); keeping the last report", exc
+                    )
+                failing = True
+            self.last_evaluation_s = time.perf_counter() - started
+            await asyncio.sleep(self.settings.fleet_refresh_s)
+
+    async def evaluate_site(self, site: Site) -> SiteHealth:
+        now = self._clock()
+        slow = self._slow.get(site.id)
+        if slow is None or now - slow.read_ns >= self.settings.fleet_slow_refresh_s * 1e9:
+            slow = self._slow[site.id] = await read_slow(self.store, site.id, now, self.thresholds)
+        fast = await read_fast(self.store, site.id, now)
+        facts = assemble(site, self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
+        previous = self._reports.get(site.id)
+        report = await evaluate(site, facts, slow, self.thresholds, now, previous)
+        self._reports[site.id] = report
+        if self.webhook is not None:
+            found = changes(previous, report)
+            for message in webhook_messages(site.id, now, previous is None, found):
+                self.webhook.offer(message)
+        return report
+
+
+class FleetCollector(Collector):
+    """The monitor's reports as Prometheus metrics, read when /metrics is scraped."""
+
+    def __init__(self, monitor: FleetMonitor) -> None:
+        self.monitor = monitor
+
+    def collect(self) -> Iterator[Metric]:
+        problems = GaugeMetricFamily(
+            "parklotse_sensor_problems",
+            "Bays of a site with a problem, by problem code",
+            labels=["site", "code"],
+        )
+        site_problems = GaugeMetricFamily(
+            "parklotse_site_problem", "1 while a site-wide problem holds, by code", labels=["site", "code"]
+        )
+        bays = GaugeMetricFamily(
+            "parklotse_sensor_bays", "Bays of a site watched for problems", labels=["site"]
+        )
+        evaluated = GaugeMetricFamily(
+            "parklotse_fleet_last_evaluation_timestamp_seconds",
+            "When the site's sensor health was last evaluated",
+            labels=["site"],
+        )
+        for report in self.monitor.reports():
+            for code, count in report.counts.items():
+                problems.add_metric([report.site, code], count)
+            holding = {p.code for p in report.site_problems}
+            for site_code in SiteProblemCode:
+                site_problems.add_metric([report.site, site_code.value], 1.0 if site_code in holding else 0.0)
+            bays.add_metric([report.site], len(report.bays))
+            evaluated.add_metric([report.site], report.evaluated_ns / 1e9)
+        yield from (problems, site_problems, bays, evaluated)
+        yield GaugeMetricFamily(
+            "parklotse_fleet_evaluation_seconds",
+            "Wall time of the last evaluation of every site",
+            value=self.monitor.last_evaluation_s,
+        )
+        yield CounterMetricFamily(
+            "parklotse_fleet_evaluation_errors",
+            "Evaluations that could not read InfluxDB",
+            value=self.monitor.evaluation_errors,
+        )
+        yield GaugeMetricFamily(
+            "parklotse_fleet_deadletter_feed_connected",
+            "1 while the monitor hears the ingester's dead letters",
+            value=1.0 if self.monitor.deadletter_feed_connected else 0.0,
+        )
+        webhook = self.monitor.webhook
+        if webhook is not None:
+            sent = CounterMetricFamily("parklotse_alert_webhook_sent", "Alert webhook messages delivered")
+            sent.add_metric([], webhook.counts.sent)
+            failed = CounterMetricFamily("parklotse_alert_webhook_failed_attempts", "Failed webhook POSTs")
+            failed.add_metric([], webhook.counts.failed_attempts)
+            dropped = CounterMetricFamily(
+                "parklotse_alert_webhook_dropped", "Webhook messages lost, by reason", labels=["reason"]
+            )
+            dropped.add_metric(["overflow"], webhook.counts.dropped_overflow)
+            dropped.add_metric(["gave_up"], webhook.counts.dropped_gave_up)
+            yield from (sent, failed, dropped)
+            yield GaugeMetricFamily(
+                "parklotse_alert_webhook_queue", "Webhook messages waiting", value=webhook.pending
+            )
+
+
+def make_webhook(settings: ApiSettings) -> AlertWebhook | None:
+    if not settings.alert_webhook_url:
+        return None
+    return AlertWebhook(
+        settings.alert_webhook_url,
+        queue_size=settings.alert_webhook_queue,
+        retry_initial_s=settings.alert_webhook_retry_initial_s,
+        retry_max_s=settings.alert_webhook_retry_max_s,
+        attempts=settings.alert_webhook_attempts,
+    )
+
+
+@asynccontextmanager
+async def fleet_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs inside the API's own lifespan (a router lifespan), so its services exist already."""
+    services = app.state.services
+    settings: ApiSettings = services.settings
+    if not settings.fleet_enabled:
+        app.state.fleet = None
+        yield
+        return
+    monitor = FleetMonitor(settings, services.registry, services.store, services.live, make_webhook(settings))
+    collector = FleetCollector(monitor)
+    app.state.metrics.registry.register(collector)
+    app.state.fleet = monitor
+    monitor.start()
+    try:
+        yield
+    finally:
+        await monitor.stop()
+        app.state.metrics.registry.unregister(collector)
+
+
+async def get_fleet(request: Request) -> FleetMonitor:
+    monitor: FleetMonitor | None = getattr(request.app.state, "fleet", None)
+    if monitor is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "fleet health is switched off (PARKLOTSE_FLEET_ENABLED)"
+        )
+    return monitor

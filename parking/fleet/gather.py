@@ -1,0 +1,267 @@
+"""The facts behind the rules, read from InfluxDB with a few queries per site (never one per bay).
+
+Two cadences: what changes by the minute (status changes of the last hour) is read on every
+evaluation; what moves slowly (battery series, radio medians, when each bay's status really began,
+bays reporting per day, the daily occupancy swing) is read less often and kept between reads.
+``assemble`` (pure) joins them with the live state and the dead-letter counts into ``BayFacts``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from parking.events import BayStatus
+from parking.fleet.deadletters import Refusal
+from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, SiteFacts, Thresholds
+from parking.history import ROLLUP_NS, parse_rollup, rollup_query
+from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH, influxql_string
+from parking.registry import Site
+from parking.state import BayState
+from parking.store import InfluxStore, Series
+
+SITE_DAYS = 15  # two weeks of daily figures for the site rules, and the last day
+MIN_HOURS_FOR_SWING = 12  # a day with fewer hourly figures has no honest swing
+
+
+@dataclass(frozen=True, slots=True)
+class SlowFacts:
+    """What one slow read found for a site, at ``read_ns``."""
+
+    read_ns: int
+    changed_ns: Mapping[str, int] = field(default_factory=dict)  # last status change per bay
+    first_ns: Mapping[str, int] = field(default_factory=dict)  # first reading per bay since window_start_ns
+    window_start_ns: int = 0
+    radio: Mapping[str, tuple[float | None, float | None, int]] = field(default_factory=dict)
+    battery_v_days: Mapping[str, list[tuple[int, float]]] = field(default_factory=dict)
+    battery_pct_days: Mapping[str, list[tuple[int, float]]] = field(default_factory=dict)
+    site: SiteFacts = field(default_factory=SiteFacts)
+
+
+def _where(site: str, start_ns: int, end_ns: int | None = None) -> str:
+    end = f" AND time < {end_ns}" if end_ns is not None else ""
+    return f"site = {influxql_string(site)} AND time >= {start_ns}{end}"
+
+
+def changes_query(site: str, start_ns: int) -> str:
+    """Status changes per bay since ``start_ns`` (a change is a reading that differs from the one before)."""
+    return (
+        f"SELECT count(d) AS changes FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "
+        f"WHERE {_where(site, start_ns)} GROUP BY bay) WHERE d != 0 GROUP BY bay"
+    )
+
+
+def last_change_query(site: str, start_ns: int) -> str:
+    return (
+        f"SELECT last(d) AS d FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "
+        f"WHERE {_where(site, start_ns)} GROUP BY bay) WHERE d != 0 GROUP BY bay"
+    )
+
+
+def first_reading_query(site: str, start_ns: int) -> str:
+    return f"SELECT first(occupied) AS first FROM {BAY_STATUS} WHERE {_where(site, start_ns)} GROUP BY bay"
+
+
+def radio_query(site: str, start_ns: int) -> str:
+    return (
+        f"SELECT median(rssi) AS rssi, median(snr) AS snr, count(rssi) AS n FROM {SENSOR_HEALTH} "
+        f"WHERE {_where(site, start_ns)} GROUP BY bay"
+    )
+
+
+def battery_query(site: str, start_ns: int, end_ns: int) -> str:
+    offset = end_ns % DAY_NS
+    return (
+        f"SELECT mean(battery_v) AS v, mean(battery_pct) AS pct FROM {SENSOR_HEALTH} "
+        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY time(1d, {offset}ns), bay fill(none)"
+    )
+
+
+def reporting_query(site: str, start_ns: int, end_ns: int) -> str:
+    """Bays with at least one reading per day, days ending at ``end_ns``."""
+    group = f"time(1d, {end_ns % DAY_NS}ns)"
+    return (
+        f"SELECT count(n) AS bays FROM (SELECT count(occupied) AS n FROM {BAY_STATUS} "
+        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY {group}, bay) WHERE n > 0 "
+        f"AND time >= {start_ns} AND time < {end_ns} GROUP BY {group}"
+    )
+
+
+def _per_bay(series: Iterable[Series], column: str) -> dict[str, tuple[int, float]]:
+    found = {}
+    for s in series:
+        bay = s.tags.get("bay")
+        if bay is None or column not in s.columns:
+            continue
+        index = s.columns.index(column)
+        for row in s.values:
+            if row[index] is not None:
+                found[bay] = (int(row[0]), float(row[index]))
+    return found
+
+
+def parse_changes(series: Iterable[Series]) -> dict[str, int]:
+    return {bay: int(n) for bay, (_, n) in _per_bay(series, "changes").items()}
+
+
+def parse_last_change(series: Iterable[Series]) -> dict[str, int]:
+    return {bay: t for bay, (t, _) in _per_bay(series, "d").items()}
+
+
+def parse_first_reading(series: Iterable[Series]) -> dict[str, int]:
+    return {bay: t for bay, (t, _) in _per_bay(series, "first").items()}
+
+
+def parse_radio(series: Iterable[Series]) -> dict[str, tuple[float | None, float | None, int]]:
+    radio = {}
+    for s in series:
+        bay = s.tags.get("bay")
+        if bay is None:
+            continue
+        for row in s.rows():
+            rssi, snr = row.get("rssi"), row.get("snr")
+            radio[bay] = (
+                None if rssi is None else float(rssi),
+                None if snr is None else float(snr),
+                int(row.get("n") or 0),
+            )
+    return radio
+
+
+def parse_battery(series: Iterable[Series], column: str) -> dict[str, list[tuple[int, float]]]:
+    days: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for s in series:
+        bay = s.tags.get("bay")
+        if bay is None or column not in s.columns:
+            continue
+        index = s.columns.index(column)
+        for row in s.values:
+            if row[index] is not None:
+                days[bay].append((int(row[0]), float(row[index])))
+    return {bay: sorted(values) for bay, values in days.items()}
+
+
+def parse_reporting(series: Iterable[Series]) -> list[tuple[int, int]]:
+    return sorted((int(row[0]), int(row[1] or 0)) for s in series for row in s.values)
+
+
+def daily_swing(hourly: Mapping[int, float | None], end_ns: int) -> list[tuple[int, float]]:
+    """Highest minus lowest hourly occupancy of each day (days ending at ``end_ns``)."""
+    by_day: dict[int, list[float]] = defaultdict(list)
+    for t, occupancy in hourly.items():
+        if occupancy is not None and t + ROLLUP_NS <= end_ns:
+            day = end_ns - ((end_ns - t - 1) // DAY_NS + 1) * DAY_NS
+            by_day[day].append(occupancy)
+    full_days = ((day, values) for day, values in by_day.items() if len(values) >= MIN_HOURS_FOR_SWING)
+    return sorted((day, max(values) - min(values)) for day, values in full_days)
+
+
+async def read_fast(store: InfluxStore, site: str, now_ns: int) -> dict[str, int]:
+    """Status changes per bay in the last hour."""
+    return parse_changes(await store.query(changes_query(site, now_ns - HOUR_NS), epoch="ns"))
+
+
+async def read_slow(store: InfluxStore, site: str, now_ns: int, thresholds: Thresholds) -> SlowFacts:
+    """Battery, radio, status starts and the site's daily figures: six queries for the whole site."""
+    longest_hold = int(max(thresholds.stuck_free_s, thresholds.stuck_occupied_s) * 1e9)
+    window_start = now_ns - longest_hold - DAY_NS
+    days_start = now_ns - SITE_DAYS * DAY_NS
+    battery_days = max(14, thresholds.battery_min_days)
+    statements = [
+        last_change_query(site, window_start),
+        first_reading_query(site, window_start),
+        radio_query(site, now_ns - DAY_NS),
+        battery_query(site, now_ns - battery_days * DAY_NS, now_ns),
+        reporting_query(site, days_start, now_ns),
+    ]
+    # One request per statement: InfluxDB answers a multi-statement query only as a whole.
+    changed, first, radio, battery, reporting = [await store.query(q, epoch="ns") for q in statements]
+    hours_start = days_start - days_start % HOUR_NS
+    rollup = await store.query(
+        rollup_query(site, None, hours_start, now_ns, ROLLUP_NS, fields=("occupied", "samples")), epoch="ns"
+    )
+    hourly = {t: b.occupancy for t, b in parse_rollup(rollup).items()}
+    return SlowFacts(
+        read_ns=now_ns,
+        changed_ns=parse_last_change(changed),
+        first_ns=parse_first_reading(first),
+        window_start_ns=window_start,
+        radio=parse_radio(radio),
+        battery_v_days=parse_battery(battery, "v"),
+        battery_pct_days=parse_battery(battery, "pct"),
+        site=SiteFacts(parse_reporting(reporting), daily_swing(hourly, now_ns)),
+    )
+
+
+def status_since(state: BayState, slow: SlowFacts) -> int | None:
+    """When the bay's current status began, as well as the data can tell.
+
+    The live state's ``since`` is exact when the ingester saw the change, but only the time of the
+    latest stored reading after a restart; the slow read finds the real change in InfluxDB. A change
+    after that read is newer than anything it found, so the live value wins then.
+    """
+    live = state.since_ns
+    if live is None or live > slow.read_ns or slow.read_ns == 0:
+        return live
+    # No change in the window: the status has held since the bay's first reading in it (or longer).
+    stored = slow.changed_ns.get(state.bay, slow.first_ns.get(state.bay, live))
+    return min(live, stored)
+
+
+def _latest(live: float | None, days: list[tuple[int, float]] | tuple[()]) -> float | None:
+    return live if live is not None else (days[-1][1] if days else None)
+
+
+def assemble(
+    site: Site,
+    states: Iterable[BayState],
+    changes: Mapping[str, int],
+    slow: SlowFacts,
+    refusals: Mapping[str, tuple[int, Refusal]],
+) -> list[BayFacts]:
+    """One ``BayFacts`` per bay of the site (site-file order). Pure."""
+    states = list(states)
+    since = {s.bay: status_since(s, slow) for s in states}
+    # The two latest changes per zone, so each bay can be compared with the rest of its zone.
+    latest: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for s in states:
+        t = since[s.bay]
+        if t is not None and s.status in (BayStatus.FREE, BayStatus.OCCUPIED):
+            top = latest[site.bays[s.bay].zone]
+            top.append((t, s.bay))
+            top.sort(reverse=True)
+            del top[2:]
+    facts = []
+    for s in states:
+        bay = site.bays[s.bay]
+        others = [t for t, b in latest.get(bay.zone, []) if b != s.bay]
+        rssi, snr, messages = slow.radio.get(s.bay, (None, None, 0))
+        refused, last_refusal = refusals.get(s.bay, (0, None))
+        volts = slow.battery_v_days.get(s.bay, ())
+        percent = slow.battery_pct_days.get(s.bay, ())
+        facts.append(
+            BayFacts(
+                site=site.id,
+                bay=s.bay,
+                zone=bay.zone,
+                device=bay.device_id or bay.dev_eui,
+                codec=bay.codec,
+                status=s.status,
+                since_ns=since[s.bay],
+                last_seen_ns=s.last_seen_ns,
+                changes_last_hour=changes.get(s.bay, 0),
+                # After a restart the live state knows no battery until the next reading.
+                battery_v=_latest(s.battery_v, volts),
+                battery_pct=_latest(s.battery_pct, percent),
+                battery_v_days=volts,
+                battery_pct_days=percent,
+                rssi_median=rssi,
+                snr_median=snr,
+                radio_messages=messages,
+                rejected=refused,
+                rejected_reason=None if last_refusal is None else last_refusal.reason,
+                zone_last_change_ns=others[0] if others else None,
+            )
+        )
+    return facts

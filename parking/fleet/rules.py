@@ -1,0 +1,383 @@
+"""The fleet-health rules: typed facts about a bay in, its problems out. Pure, no I/O.
+
+Every threshold lives in ``Thresholds``; its default, its source and its environment setting are
+in docs/fleet.md. Each rule is a small function of (facts, thresholds, now) that returns a
+``Problem`` or None, so each can be tested on its own in microseconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from parking.events import BayStatus
+
+SECOND_NS = 1_000_000_000
+HOUR_NS = 3600 * SECOND_NS
+DAY_NS = 24 * HOUR_NS
+
+
+class ProblemCode(StrEnum):
+    """Per-bay problem codes (the contract in ARCHITECTURE.md)."""
+
+    SILENT = "silent"
+    STUCK = "stuck"
+    FLAPPING = "flapping"
+    BATTERY_LOW = "battery_low"
+    BATTERY_FALLING = "battery_falling"
+    WEAK_RADIO = "weak_radio"
+    REJECTED = "rejected"
+
+
+class SiteProblemCode(StrEnum):
+    """Problems of a whole site, as in the Mantova pilot (docs/fleet.md)."""
+
+    REPORTING_DROP = "reporting_drop"
+    SWING_SHRINK = "swing_shrink"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    since_ns: int | None  # when the condition began, if the data says; None: unknown (e.g. never heard)
+    message_de: str
+    message_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Defaults as documented in docs/fleet.md; each has a ``PARKLOTSE_FLEET_*`` setting."""
+
+    silent_after_s: float = 25 * 3600.0
+    silent_after_s_by_codec: Mapping[str, float] = field(default_factory=dict)
+    stuck_occupied_s: float = 72 * 3600.0
+    stuck_free_s: float = 14 * 86400.0
+    zone_active_s: float = 24 * 3600.0
+    flapping_changes_per_hour: int = 20
+    battery_low_v: float = 3.2
+    battery_low_pct: float = 20.0
+    battery_low_v_by_codec: Mapping[str, float] = field(default_factory=dict)
+    battery_empty_days: float = 30.0
+    battery_min_days: int = 3
+    weak_rssi_dbm: float = -120.0
+    weak_snr_db: float = -15.0
+    radio_min_messages: int = 3
+    rejected_per_day: int = 5
+    reporting_drop_share: float = 0.15
+    swing_shrink_ratio: float = 0.5
+    site_min_days: int = 3
+
+    def silent_after_ns(self, codec: str | None) -> int:
+        seconds = self.silent_after_s_by_codec.get(codec or "", self.silent_after_s)
+        return int(seconds * SECOND_NS)
+
+    def low_volts(self, codec: str | None) -> float:
+        return self.battery_low_v_by_codec.get(codec or "", self.battery_low_v)
+
+
+@dataclass(frozen=True, slots=True)
+class BayFacts:
+    """What the data says about one bay's sensor.
+
+    Times are epoch nanoseconds. ``changes_last_hour`` counts status changes in the hour before
+    now; ``battery_v_days``/``battery_pct_days`` are (day start, daily mean) pairs, oldest first;
+    ``rssi_median``/``snr_median`` and ``radio_messages`` cover the last day, as does
+    ``rejected``; ``zone_last_change_ns`` is the latest status change of any *other* bay of its zone.
+    """
+
+    site: str
+    bay: str
+    zone: str = ""
+    device: str | None = None
+    codec: str | None = None
+    status: BayStatus = BayStatus.UNKNOWN
+    since_ns: int | None = None
+    last_seen_ns: int | None = None
+    changes_last_hour: int = 0
+    battery_v: float | None = None
+    battery_pct: float | None = None
+    battery_v_days: Sequence[tuple[int, float]] = ()
+    battery_pct_days: Sequence[tuple[int, float]] = ()
+    rssi_median: float | None = None
+    snr_median: float | None = None
+    radio_messages: int = 0
+    rejected: int = 0
+    rejected_reason: str | None = None
+    zone_last_change_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFacts:
+    """A site's daily figures, oldest first: bays that sent any reading per day, and the daily
+    swing of occupancy (highest minus lowest hourly occupancy, 0..1) per day."""
+
+    reporting_per_day: Sequence[tuple[int, int]] = ()
+    swing_per_day: Sequence[tuple[int, float]] = ()
+
+
+# ----------------------------------------------------------------------------- wording
+
+
+def hours(ns: int) -> str:
+    """A duration as people say it: hours below three days, then days."""
+    h = ns / HOUR_NS
+    if h < 72:
+        return f"{h:.0f} h"
+    return f"{h / 24:.0f} d"
+
+
+def _de(number: float, digits: int = 1) -> str:
+    """German decimal comma."""
+    return f"{number:.{digits}f}".replace(".", ",")
+
+
+def _en(number: float, digits: int = 1) -> str:
+    return f"{number:.{digits}f}"
+
+
+# ----------------------------------------------------------------------------- per-bay rules
+
+
+def silent(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    limit = t.silent_after_ns(f.codec)
+    if f.last_seen_ns is None:
+        return Problem(
+            ProblemCode.SILENT,
+            None,
+            "Sensor hat noch nie gemeldet.",
+            "The sensor has never reported.",
+        )
+    quiet = now_ns - f.last_seen_ns
+    if quiet <= limit:
+        return None
+    return Problem(
+        ProblemCode.SILENT,
+        f.last_seen_ns + limit,
+        f"Keine Nachricht seit {hours(quiet)} (erwartet mindestens alle {hours(limit)}).",
+        f"No message for {hours(quiet)} (expected at least every {hours(limit)}).",
+    )
+
+
+def stuck(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    if f.since_ns is None or f.last_seen_ns is None or f.status not in (BayStatus.FREE, BayStatus.OCCUPIED):
+        return None
+    if now_ns - f.last_seen_ns > t.silent_after_ns(f.codec):
+        return None  # a sensor that stopped talking is silent, not stuck
+    occupied = f.status is BayStatus.OCCUPIED
+    limit = int((t.stuck_occupied_s if occupied else t.stuck_free_s) * SECOND_NS)
+    held = now_ns - f.since_ns
+    if held <= limit:
+        return None
+    zone_active = f.zone_last_change_ns is not None and now_ns - f.zone_last_change_ns <= int(
+        t.zone_active_s * SECOND_NS
+    )
+    if not zone_active:
+        return None  # the whole zone is quiet (closed road, holidays): not this sensor's fault
+    de_state, en_state = ("belegt", "occupied") if occupied else ("frei", "free")
+    return Problem(
+        ProblemCode.STUCK,
+        f.since_ns + limit,
+        f"Seit {hours(held)} durchgehend {de_state}, während die Zone wechselt; der Sensor meldet weiter.",
+        f"{en_state.capitalize()} for {hours(held)} while its zone keeps changing; the sensor still reports.",
+    )
+
+
+def flapping(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    if f.changes_last_hour <= t.flapping_changes_per_hour:
+        return None
+    return Problem(
+        ProblemCode.FLAPPING,
+        None,
+        f"{f.changes_last_hour} Statuswechsel in der letzten Stunde (plausibel: höchstens "
+        f"{t.flapping_changes_per_hour}).",
+        f"{f.changes_last_hour} status changes in the last hour (plausible: at most "
+        f"{t.flapping_changes_per_hour}).",
+    )
+
+
+def battery_low(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    volts = t.low_volts(f.codec)
+    if f.battery_v is not None and f.battery_v < volts:
+        return Problem(
+            ProblemCode.BATTERY_LOW,
+            None,
+            f"Batterie {_de(f.battery_v, 2)} V, unter der Schwelle von {_de(volts, 2)} V.",
+            f"Battery at {_en(f.battery_v, 2)} V, below the threshold of {_en(volts, 2)} V.",
+        )
+    if f.battery_pct is not None and f.battery_pct < t.battery_low_pct:
+        return Problem(
+            ProblemCode.BATTERY_LOW,
+            None,
+            f"Batterie {f.battery_pct:.0f} %, unter der Schwelle von {t.battery_low_pct:.0f} %.",
+            f"Battery at {f.battery_pct:.0f} %, below the threshold of {t.battery_low_pct:.0f} %.",
+        )
+    return None
+
+
+def days_to_reach(series: Sequence[tuple[int, float]], level: float) -> float | None:
+    """Days until a least-squares line through ``series`` falls to ``level``; None if not falling.
+
+    The line is fitted to daily means, so one odd reading (a cold night) moves it little.
+    """
+    if len(series) < 2:
+        return None
+    xs = [t / DAY_NS for t, _ in series]
+    ys = [v for _, v in series]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    if slope >= 0:
+        return None
+    now_value = my + slope * (xs[-1] - mx)
+    return max(0.0, (now_value - level) / -slope)
+
+
+def battery_falling(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    candidates = []
+    if len(f.battery_v_days) >= t.battery_min_days:
+        candidates.append(days_to_reach(f.battery_v_days, t.low_volts(f.codec)))
+    if len(f.battery_pct_days) >= t.battery_min_days:
+        candidates.append(days_to_reach(f.battery_pct_days, t.battery_low_pct))
+    known = [d for d in candidates if d is not None]
+    if not known:
+        return None
+    days = min(known)
+    if days >= t.battery_empty_days:
+        return None
+    span = max(len(f.battery_v_days), len(f.battery_pct_days))
+    return Problem(
+        ProblemCode.BATTERY_FALLING,
+        None,
+        f"Batterie erreicht die Schwelle voraussichtlich in {days:.0f} Tagen "
+        f"(Schätzung aus dem Trend der letzten {span} Tage).",
+        f"Battery expected to reach its threshold in {days:.0f} days "
+        f"(estimate from the trend of the last {span} days).",
+    )
+
+
+def weak_radio(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    if f.radio_messages < t.radio_min_messages:
+        return None
+    weak_rssi = f.rssi_median is not None and f.rssi_median < t.weak_rssi_dbm
+    weak_snr = f.snr_median is not None and f.snr_median < t.weak_snr_db
+    if not (weak_rssi or weak_snr):
+        return None
+    rssi = "–" if f.rssi_median is None else f"{f.rssi_median:.0f} dBm"
+    snr = "–" if f.snr_median is None else f"{f.snr_median:.1f} dB"
+    limits = f"{t.weak_rssi_dbm:.0f} dBm / {t.weak_snr_db:.1f} dB"
+    return Problem(
+        ProblemCode.WEAK_RADIO,
+        None,
+        f"Funk schwach: Median RSSI {rssi.replace('.', ',')} / SNR {snr.replace('.', ',')} am letzten "
+        f"Tag ({f.radio_messages} Nachrichten; Grenzen {limits.replace('.', ',')}).",
+        f"Weak radio: median RSSI {rssi} / SNR {snr} over the last day ({f.radio_messages} messages; "
+        f"limits {limits}).",
+    )
+
+
+def rejected(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    if f.rejected <= t.rejected_per_day:
+        return None
+    reason = f.rejected_reason or "?"
+    return Problem(
+        ProblemCode.REJECTED,
+        None,
+        f"{f.rejected} Nachrichten am letzten Tag abgewiesen (zuletzt: {reason}); Codec und "
+        "Site-Datei prüfen.",
+        f"{f.rejected} messages refused in the last day (latest: {reason}); check the codec and the "
+        "site file.",
+    )
+
+
+Rule = Callable[[BayFacts, Thresholds, int], Problem | None]
+BAY_RULES: tuple[Rule, ...] = (silent, stuck, flapping, battery_low, battery_falling, weak_radio, rejected)
+
+
+def evaluate_bay(facts: BayFacts, thresholds: Thresholds, now_ns: int) -> list[Problem]:
+    """Every problem of one bay, in the order of ``ProblemCode``."""
+    found = []
+    for rule in BAY_RULES:
+        problem = rule(facts, thresholds, now_ns)
+        if problem is not None:
+            found.append(problem)
+    return found
+
+
+def keep_since(previous: Iterable[Problem], current: list[Problem], now_ns: int) -> list[Problem]:
+    """A problem whose start the data does not say keeps the moment it was first found."""
+    before = {p.code: p.since_ns for p in previous}
+    kept = []
+    for problem in current:
+        # A sensor never heard from has no start to tell; everything else started when first found.
+        if problem.since_ns is None and problem.code != ProblemCode.SILENT:
+            since = before.get(problem.code)
+            problem = replace(problem, since_ns=since if since is not None else now_ns)
+        kept.append(problem)
+    return kept
+
+
+# ----------------------------------------------------------------------------- site rules
+
+
+def _reference(values: Sequence[float], min_days: int) -> float | None:
+    return statistics.median(values) if len(values) >= min_days else None
+
+
+def reporting_drop(s: SiteFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    """Fewer bays sent anything on the last day than the median of the days before."""
+    if not s.reporting_per_day:
+        return None
+    *earlier, (day, latest) = s.reporting_per_day
+    reference = _reference([n for _, n in earlier[-7:]], t.site_min_days)
+    if reference is None or reference == 0 or latest >= reference * (1 - t.reporting_drop_share):
+        return None
+    share = 1 - latest / reference
+    return Problem(
+        SiteProblemCode.REPORTING_DROP,
+        day,
+        f"Nur {latest} Sensoren meldeten am letzten Tag, sonst {reference:.0f} (Median der Tage davor): "
+        f"{share:.0%} weniger.".replace("%", " %"),
+        f"Only {latest} sensors reported on the last day, usually {reference:.0f} (median of the days "
+        f"before): {share:.0%} fewer.",
+    )
+
+
+def swing_shrink(s: SiteFacts, t: Thresholds, now_ns: int) -> Problem | None:
+    """The daily occupancy swing of the last week fell below a share of the week before.
+
+    Weeks against weeks, so the weekend pattern is in both.
+    """
+    values = [v for _, v in s.swing_per_day]
+    if len(values) < 2 * t.site_min_days:
+        return None
+    recent, before = values[-7:], values[:-7][-7:]
+    if len(before) < t.site_min_days:
+        return None
+    now_swing, then_swing = statistics.median(recent), statistics.median(before)
+    if then_swing <= 0 or now_swing >= then_swing * t.swing_shrink_ratio:
+        return None
+    return Problem(
+        SiteProblemCode.SWING_SHRINK,
+        s.swing_per_day[-len(recent)][0],
+        f"Die Belegung schwankt am Tag nur noch um {now_swing:.0%}, in der Woche davor um "
+        f"{then_swing:.0%}: melden weniger Sensoren (wie in Mantova)?".replace("%", " %"),
+        f"Occupancy now swings by only {now_swing:.0%} a day, {then_swing:.0%} the week before: are "
+        "fewer sensors reporting (as in Mantova)?",
+    )
+
+
+SiteRule = Callable[[SiteFacts, Thresholds, int], Problem | None]
+SITE_RULES: tuple[SiteRule, ...] = (reporting_drop, swing_shrink)
+
+
+def evaluate_site(facts: SiteFacts, thresholds: Thresholds, now_ns: int) -> list[Problem]:
+    found = []
+    for rule in SITE_RULES:
+        problem = rule(facts, thresholds, now_ns)
+        if problem is not None:
+            found.append(problem)
+    return found
