@@ -2,8 +2,10 @@
 
 Written from the byte layouts in the project's sensor research (vendor manuals and the example
 frames of The Things Network Device Repository), not from vendor decoder code. Every codec is
-pure and raises nothing but ``DecodeError``: ``BAD_FRAME`` for a frame that does not fit the
-layout, ``OUT_OF_RANGE`` for a value no working sensor reports.
+pure and raises nothing but ``DecodeError``, and only for the frame as a whole: ``BAD_FRAME`` for
+a frame that does not fit the layout. A health figure no working sensor reports (a temperature of
+-117 °C) is decoded as the vendor's decoder does, then left out of the health point and listed in
+``CodecResult.dropped``: it never costs the frame's occupancy.
 """
 
 from __future__ import annotations
@@ -13,29 +15,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from ingest.native import HEALTH_RANGES
+from ingest.health import HealthCheck
 from ingest.rejections import DecodeError, Reason
-from parking.events import SensorHealth
+from parking.events import DroppedField, SensorHealth
 
 
 @dataclass(frozen=True, slots=True)
 class CodecResult:
-    """``occupied`` is None for frames that carry no occupancy (device info, parameters, debug)."""
+    """``occupied`` is None for frames that carry no occupancy (device info, parameters, debug);
+    ``dropped`` lists the health figures of the frame that were not fit to keep."""
 
     occupied: bool | None
     health: SensorHealth = field(default_factory=SensorHealth)
+    dropped: tuple[DroppedField, ...] = ()
 
 
 Codec: TypeAlias = Callable[[int | None, bytes, Mapping[str, Any]], CodecResult]
 Frame: TypeAlias = Callable[[bytes], CodecResult]
 
 
-def in_health_range(key: str, value: float, field: str) -> float:
-    """The one set of physical limits (shared with the native topic) for every health figure."""
-    low, high = HEALTH_RANGES[key]
-    if not (math.isfinite(value) and low <= value <= high):
-        raise DecodeError(Reason.OUT_OF_RANGE, f"{field} = {value} is outside {low}..{high}")
-    return float(value)
+def _with_health(occupied: bool | None, health: SensorHealth, check: HealthCheck) -> CodecResult:
+    return CodecResult(occupied, health, tuple(check.dropped))
 
 
 def _require_length(codec: str, frame: str, data: bytes, low: int, high: int | None) -> None:
@@ -88,8 +88,9 @@ def _bosch_status(data: bytes) -> CodecResult:
 
 def _bosch_heartbeat(data: bytes) -> CodecResult:
     _require_length(_BOSCH, "heartbeat (fPort 2)", data, 2, 2)
-    temperature = in_health_range("temperature_c", _int8(data[1]), f"{_BOSCH} heartbeat temperature")
-    return CodecResult(_bit0(data[0]), SensorHealth(temperature_c=temperature))
+    check = HealthCheck(_BOSCH)
+    temperature = check.value("temperature_c", _int8(data[1]), f"{_BOSCH} heartbeat temperature")
+    return _with_health(_bit0(data[0]), SensorHealth(temperature_c=temperature), check)
 
 
 def _bosch_startup(data: bytes) -> CodecResult:
@@ -160,11 +161,11 @@ def _nwave_startup(codec: str) -> Frame:
 def _nps405_heartbeat(data: bytes) -> CodecResult:
     # The layout names three bytes; Nwave's own example heartbeat has six, so later bytes are allowed.
     _require_length(_NWAVE_405, "heartbeat (fPort 2)", data, 3, None)
-    battery_v = in_health_range("battery_v", (2500 + 4 * data[1]) / 1000, f"{_NWAVE_405} battery voltage")
-    temperature = in_health_range(
-        "temperature_c", _int8(data[2]) / 2 + 10, f"{_NWAVE_405} heartbeat temperature"
-    )
-    return CodecResult(_bit0(data[0]), SensorHealth(battery_v=battery_v, temperature_c=temperature))
+    check = HealthCheck(_NWAVE_405)
+    battery_v = check.value("battery_v", (2500 + 4 * data[1]) / 1000, f"{_NWAVE_405} battery voltage")
+    temperature = check.value("temperature_c", _int8(data[2]) / 2 + 10, f"{_NWAVE_405} heartbeat temperature")
+    health = SensorHealth(battery_v=battery_v, temperature_c=temperature)
+    return _with_health(_bit0(data[0]), health, check)
 
 
 def _nps405_tag(data: bytes) -> CodecResult:
@@ -219,12 +220,15 @@ def _dingtek_telemetry(data: bytes) -> CodecResult:
             Reason.BAD_FRAME,
             f"{_DINGTEK} parking alarm (high nibble of byte 7) must be 0 or 1, got {park_alarm}",
         )
-    battery_v = int.from_bytes(data[9:11], "big") / 100
+    # As the vendor's decoder: volts in hundredths (u16), temperature a signed byte in °C.
+    check = HealthCheck(_DINGTEK)
     health = SensorHealth(
-        battery_v=in_health_range("battery_v", battery_v, f"{_DINGTEK} battery voltage"),
-        temperature_c=in_health_range("temperature_c", _int8(data[17]), f"{_DINGTEK} temperature"),
+        battery_v=check.value(
+            "battery_v", int.from_bytes(data[9:11], "big") / 100, f"{_DINGTEK} battery voltage"
+        ),
+        temperature_c=check.value("temperature_c", _int8(data[17]), f"{_DINGTEK} temperature"),
     )
-    return CodecResult(bool(park_alarm), health)
+    return _with_health(bool(park_alarm), health, check)
 
 
 def dingtek_do201(f_port: int | None, data: bytes, options: Mapping[str, Any]) -> CodecResult:
@@ -359,15 +363,15 @@ def _milesight_occupied(records: Mapping[tuple[int, int], bytes], threshold_mm: 
     return int.from_bytes(distance, "little") < threshold_mm
 
 
-def _milesight_health(records: Mapping[tuple[int, int], bytes]) -> SensorHealth:
+def _milesight_health(records: Mapping[tuple[int, int], bytes], check: HealthCheck) -> SensorHealth:
     battery_pct = None
     temperature_c = None
     if (battery := records.get(_BATTERY)) is not None:
-        battery_pct = in_health_range("battery_pct", battery[0], f"{_MILESIGHT} battery level")
+        battery_pct = check.value("battery_pct", battery[0], f"{_MILESIGHT} battery level")
     temperature = records.get(_TEMPERATURE_ALARM) or records.get(_TEMPERATURE)
     if temperature is not None:
         raw = int.from_bytes(temperature[:2], "little", signed=True)
-        temperature_c = in_health_range("temperature_c", raw / 10, f"{_MILESIGHT} temperature")
+        temperature_c = check.value("temperature_c", raw / 10, f"{_MILESIGHT} temperature")
     return SensorHealth(battery_pct=battery_pct, temperature_c=temperature_c)
 
 
@@ -375,7 +379,9 @@ def milesight_em400_mud(f_port: int | None, data: bytes, options: Mapping[str, A
     _require_data(_MILESIGHT, data)
     threshold_mm = _occupied_below_mm(options)
     records = _milesight_records(data)
-    return CodecResult(_milesight_occupied(records, threshold_mm), _milesight_health(records))
+    check = HealthCheck(_MILESIGHT)
+    health = _milesight_health(records, check)
+    return _with_health(_milesight_occupied(records, threshold_mm), health, check)
 
 
 CODECS: dict[str, Codec] = {

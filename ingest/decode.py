@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest.lorawan import parse_chirpstack_uplink, parse_tts_uplink
-from ingest.native import parse_native, split_native_topic
+from ingest.native import NATIVE_SOURCE, parse_native, split_native_topic
 from ingest.rejections import DecodeError, Reason, Rejection
 from parking.events import BayReading
 from parking.registry import Registry
@@ -46,8 +46,10 @@ def _dispatch(topic: str, payload: bytes, registry: Registry, received_ns: int) 
         if registry.bay(site, bay) is None:
             known = "unknown site" if registry.site(site) is None else f"not in site {site!r}"
             raise DecodeError(Reason.UNKNOWN_BAY, f"bay {bay!r} of site {site!r} is {known}")
-        occupied, time_ns, health = parse_native(payload)
-        return [BayReading(site, bay, occupied, time_ns or received_ns, health, "native")]
+        status = parse_native(payload)
+        # Only an absent ts means "now"; ts 0 is a sensor without a clock, refused by _check_time.
+        time_ns = received_ns if status.time_ns is None else status.time_ns
+        return [BayReading(site, bay, status.occupied, time_ns, status.health, NATIVE_SOURCE, status.dropped)]
     if topic.startswith("v3/"):
         return parse_tts_uplink(topic, payload, registry, received_ns)
     if topic.startswith("application/"):

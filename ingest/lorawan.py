@@ -3,23 +3,25 @@
 Pure functions of (topic, payload, registry, receive time). The device is looked up in the site
 registry; its FRMPayload is decoded with the bay's byte codec, or, for a device without one,
 the network server's own decoded ``occupied`` is used. The event time is the envelope's own
-(kept to the nanosecond); the receive time only stands in when the envelope gives none.
+(kept to the nanosecond); the receive time only stands in when the envelope gives none. Radio
+figures (RSSI, SNR) are health figures: one that is unreadable or implausible is dropped
+(``BayReading.dropped``), never a reason to refuse the uplink.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ingest.codecs import CODECS, CodecResult, in_health_range
+from ingest.codecs import CODECS, CodecResult
+from ingest.health import HealthCheck, shown
 from ingest.native import parse_json_object
 from ingest.rejections import DecodeError, Reason
-from parking.events import BayReading
+from parking.events import BayReading, DroppedField
 from parking.registry import DeviceBinding, Registry
 from parking.timestamps import TimestampError, parse_rfc3339
 
@@ -45,6 +47,7 @@ class _Uplink:
     time_ns: int | None
     rssi: float | None
     snr: float | None
+    radio_dropped: tuple[DroppedField, ...] = ()
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -91,7 +94,8 @@ def _reading(binding: DeviceBinding, uplink: _Uplink, received_ns: int, source: 
     result = _occupancy(binding, uplink)
     health = replace(result.health, rssi=uplink.rssi, snr=uplink.snr)
     time_ns = received_ns if uplink.time_ns is None else uplink.time_ns
-    return BayReading(binding.bay.site, binding.bay.id, result.occupied, time_ns, health, source)
+    dropped = result.dropped + uplink.radio_dropped
+    return BayReading(binding.bay.site, binding.bay.id, result.occupied, time_ns, health, source, dropped)
 
 
 def _occupancy(binding: DeviceBinding, uplink: _Uplink) -> CodecResult:
@@ -109,7 +113,12 @@ def _occupancy(binding: DeviceBinding, uplink: _Uplink) -> CodecResult:
     data = _base64(uplink.data, uplink.data_field)
     if not data:
         return CodecResult(None)
-    return codec(uplink.f_port, data, binding.codec_options)
+    result = codec(uplink.f_port, data, binding.codec_options)
+    if not result.dropped:
+        return result
+    # The frame beside each dropped figure, so it can be checked against the vendor's decoder.
+    where = f" (fPort {uplink.f_port}, frame {data.hex(' ')})"
+    return replace(result, dropped=tuple(replace(d, detail=d.detail + where) for d in result.dropped))
 
 
 def _decoded_occupied(decoded: Mapping[str, Any] | None, field: str) -> bool | None:
@@ -121,13 +130,7 @@ def _decoded_occupied(decoded: Mapping[str, Any] | None, field: str) -> bool | N
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise DecodeError(Reason.BAD_SCHEMA, f"{field}.occupied must be true or false, got {_shown(value)}")
-
-
-def _shown(value: object) -> str:
-    """A value as quoted in a rejection detail, cut short: payloads may be large."""
-    text = repr(value)
-    return text if len(text) <= 64 else f"{text[:61]}..."
+    raise DecodeError(Reason.BAD_SCHEMA, f"{field}.occupied must be true or false, got {shown(value)}")
 
 
 def _base64(value: object, field: str) -> bytes:
@@ -138,7 +141,7 @@ def _base64(value: object, field: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise DecodeError(Reason.BAD_BASE64, f"{field} {_shown(value)} is not base64: {exc}") from exc
+        raise DecodeError(Reason.BAD_BASE64, f"{field} {shown(value)} is not base64: {exc}") from exc
 
 
 def _optional_object(value: object, field: str) -> dict[str, Any] | None:
@@ -157,26 +160,12 @@ def _optional_str(value: object, field: str) -> str | None:
     return value
 
 
-def _optional_number(value: object, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DecodeError(Reason.BAD_SCHEMA, f"{field} must be a number, got {_shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError as exc:
-        raise DecodeError(Reason.OUT_OF_RANGE, f"{field} = {_shown(value)} is not a finite number") from exc
-    if not math.isfinite(number):
-        raise DecodeError(Reason.OUT_OF_RANGE, f"{field} = {value} is not a finite number")
-    return number
-
-
 def _f_port(value: object, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_F_PORT:
         raise DecodeError(
-            Reason.BAD_SCHEMA, f"{field} must be an integer 0..{_MAX_F_PORT}, got {_shown(value)}"
+            Reason.BAD_SCHEMA, f"{field} must be an integer 0..{_MAX_F_PORT}, got {shown(value)}"
         )
     return value
 
@@ -197,7 +186,7 @@ def _entries(value: object, field: str) -> list[dict[str, Any]]:
 
 def _time_ns(value: object, field: str) -> int:
     if not isinstance(value, str):
-        raise DecodeError(Reason.BAD_TIMESTAMP, f"{field} must be an RFC 3339 string, got {_shown(value)}")
+        raise DecodeError(Reason.BAD_TIMESTAMP, f"{field} must be an RFC 3339 string, got {shown(value)}")
     try:
         return parse_rfc3339(value)
     except (TimestampError, ValueError, OverflowError) as exc:
@@ -225,23 +214,34 @@ def _gateway_time(entries: list[dict[str, Any]], keys: Sequence[str], field: str
 
 
 def _best_radio(
-    entries: list[dict[str, Any]], field: str, snr_key: str, snr_if_absent: float | None
-) -> tuple[float | None, float | None]:
-    """RSSI and SNR of the gateway that heard the device best (highest RSSI)."""
-    best: tuple[float, float | None, str] | None = None
-    for index, entry in enumerate(entries):
+    value: object, field: str, snr_key: str, snr_if_absent: float | None, source: str
+) -> tuple[float | None, float | None, tuple[DroppedField, ...]]:
+    """RSSI and SNR of the gateway that heard the device best (highest plausible RSSI).
+
+    Read leniently: a gateway entry or figure that cannot be used is dropped, with why, and the
+    others still count.
+    """
+    check = HealthCheck(source)
+    if value is None:
+        return None, None, ()
+    if not isinstance(value, list):
+        check.drop("rssi", Reason.BAD_SCHEMA, f"{field} must be a list, got {type(value).__name__}")
+        return None, None, tuple(check.dropped)
+    best: tuple[float, dict[str, Any], str] | None = None
+    for index, entry in enumerate(value):
         where = f"{field}[{index}]"
-        rssi = _optional_number(entry.get("rssi"), f"{where}.rssi")
-        if rssi is None:
+        if not isinstance(entry, dict):
+            check.drop("rssi", Reason.BAD_SCHEMA, f"{where} must be an object, got {type(entry).__name__}")
             continue
-        snr = _optional_number(entry.get(snr_key), f"{where}.{snr_key}")
-        if best is None or rssi > best[0]:
-            best = (rssi, snr_if_absent if snr is None else snr, where)
+        rssi = check.value("rssi", entry.get("rssi"), f"{where}.rssi")
+        if rssi is not None and (best is None or rssi > best[0]):
+            best = (rssi, entry, where)
     if best is None:
-        return None, None
-    rssi, snr, where = best
-    checked_snr = None if snr is None else in_health_range("snr", snr, f"{where}.{snr_key}")
-    return in_health_range("rssi", rssi, f"{where}.rssi"), checked_snr
+        return None, None, tuple(check.dropped)
+    rssi, entry, where = best
+    raw_snr = entry.get(snr_key)
+    snr = snr_if_absent if raw_snr is None else check.value("snr", raw_snr, f"{where}.{snr_key}")
+    return rssi, snr, tuple(check.dropped)
 
 
 def _require_uplink(topic: str, event: str) -> None:
@@ -269,7 +269,7 @@ def _tts_binding(registry: Registry, device_id: str, ids: Mapping[str, Any]) -> 
     if body_id is not None and body_id != device_id:
         raise DecodeError(
             Reason.BAD_SCHEMA,
-            f"topic names device {device_id!r} but end_device_ids.device_id is {_shown(body_id)}",
+            f"topic names device {device_id!r} but end_device_ids.device_id is {shown(body_id)}",
         )
     binding = registry.by_device_id(device_id)
     dev_eui = _optional_str(ids.get("dev_eui"), "end_device_ids.dev_eui")
@@ -278,7 +278,7 @@ def _tts_binding(registry: Registry, device_id: str, ids: Mapping[str, Any]) -> 
     if binding is None:
         raise DecodeError(
             Reason.UNKNOWN_DEVICE,
-            f"device {device_id!r} (dev_eui {_shown(dev_eui)}) is not bound to a bay in any site",
+            f"device {device_id!r} (dev_eui {shown(dev_eui)}) is not bound to a bay in any site",
         )
     return binding
 
@@ -287,7 +287,7 @@ def _tts_uplink(document: Mapping[str, Any]) -> _Uplink:
     message = _optional_object(document.get("uplink_message"), "uplink_message")
     if message is None:
         raise DecodeError(Reason.BAD_SCHEMA, "payload has no uplink_message object")
-    gateways = _entries(message.get("rx_metadata"), "uplink_message.rx_metadata")
+    gateways = message.get("rx_metadata")
     time_ns = _first_time(
         [
             (document.get("received_at"), "received_at"),
@@ -295,9 +295,10 @@ def _tts_uplink(document: Mapping[str, Any]) -> _Uplink:
         ]
     )
     if time_ns is None:
-        time_ns = _gateway_time(gateways, ("time",), "uplink_message.rx_metadata")
+        entries = _entries(gateways, "uplink_message.rx_metadata")
+        time_ns = _gateway_time(entries, ("time",), "uplink_message.rx_metadata")
     # TTS leaves out zero values; a gateway that reports an RSSI but no SNR measured an SNR of 0.
-    rssi, snr = _best_radio(gateways, "uplink_message.rx_metadata", "snr", 0.0)
+    rssi, snr, dropped = _best_radio(gateways, "uplink_message.rx_metadata", "snr", 0.0, TTS_SOURCE)
     return _Uplink(
         f_port=_f_port(message.get("f_port"), "uplink_message.f_port"),
         data=message.get("frm_payload"),
@@ -307,6 +308,7 @@ def _tts_uplink(document: Mapping[str, Any]) -> _Uplink:
         time_ns=time_ns,
         rssi=rssi,
         snr=snr,
+        radio_dropped=dropped,
     )
 
 
@@ -332,21 +334,21 @@ def _hex_eui(value: object, field: str) -> str | None:
     if text is None:
         return None
     if _HEX_EUI.fullmatch(text) is None:
-        raise DecodeError(Reason.BAD_SCHEMA, f"{field} {_shown(text)} is not 16 hex digits")
+        raise DecodeError(Reason.BAD_SCHEMA, f"{field} {shown(text)} is not 16 hex digits")
     return text.lower()
 
 
 def _chirpstack_v4(document: Mapping[str, Any]) -> tuple[str | None, _Uplink]:
     info = _optional_object(document.get("deviceInfo"), "deviceInfo") or {}
-    gateways = _entries(document.get("rxInfo"), "rxInfo")
     time_ns = _first_time([(document.get("time"), "time")])
     if time_ns is None:
+        gateways = _entries(document.get("rxInfo"), "rxInfo")
         # rxInfo[].time was renamed gwTime; nsTime (when the network server got it) is the last resort.
         time_ns = _gateway_time(gateways, ("gwTime", "time"), "rxInfo")
-    if time_ns is None:
-        time_ns = _gateway_time(gateways, ("nsTime",), "rxInfo")
+        if time_ns is None:
+            time_ns = _gateway_time(gateways, ("nsTime",), "rxInfo")
     # proto3 JSON leaves out zero values, as TTS does.
-    rssi, snr = _best_radio(gateways, "rxInfo", "snr", 0.0)
+    rssi, snr, dropped = _best_radio(document.get("rxInfo"), "rxInfo", "snr", 0.0, CHIRPSTACK_SOURCE)
     uplink = _Uplink(
         f_port=_f_port(document.get("fPort"), "fPort"),
         data=document.get("data"),
@@ -356,6 +358,7 @@ def _chirpstack_v4(document: Mapping[str, Any]) -> tuple[str | None, _Uplink]:
         time_ns=time_ns,
         rssi=rssi,
         snr=snr,
+        radio_dropped=dropped,
     )
     return _hex_eui(info.get("devEui"), "deviceInfo.devEui"), uplink
 
@@ -400,7 +403,7 @@ def _chirpstack_v3(document: Mapping[str, Any]) -> tuple[str | None, _Uplink]:
         decoded = _optional_object(document.get("object"), "object")
         decoded_field = "object"
     # Whether these marshalers leave out a zero SNR is not documented, so an absent one stays unknown.
-    rssi, snr = _best_radio(gateways, "rxInfo", "loRaSNR", None)
+    rssi, snr, dropped = _best_radio(document.get("rxInfo"), "rxInfo", "loRaSNR", None, CHIRPSTACK_SOURCE)
     uplink = _Uplink(
         f_port=_f_port(document.get("fPort"), "fPort"),
         data=document.get("data"),
@@ -410,5 +413,6 @@ def _chirpstack_v3(document: Mapping[str, Any]) -> tuple[str | None, _Uplink]:
         time_ns=time_ns,
         rssi=rssi,
         snr=snr,
+        radio_dropped=dropped,
     )
     return dev_eui, uplink

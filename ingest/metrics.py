@@ -13,6 +13,12 @@ class IngestMetrics:
         r = self.registry
         self.received = Counter("parklotse_ingest_received", "MQTT messages received", ["kind"], registry=r)
         self.stored = Counter("parklotse_ingest_points_stored", "Points written to InfluxDB", registry=r)
+        self.health_dropped = Counter(
+            "parklotse_health_fields_dropped",
+            "Health figures left out of stored readings (implausible or unreadable)",
+            ["codec", "field", "reason"],
+            registry=r,
+        )
         self.rejected = Counter(
             "parklotse_ingest_rejected", "Messages refused, by reason", ["reason"], registry=r
         )

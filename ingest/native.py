@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import dataclass
 from typing import Any
 
+from ingest.health import HEALTH_RANGES, HealthCheck
 from ingest.rejections import DecodeError, Reason
-from parking.events import SensorHealth, is_valid_name
+from parking.events import DroppedField, SensorHealth, is_valid_name
 from parking.timestamps import TimestampError, parse_any
 
-HEALTH_RANGES: dict[str, tuple[float, float]] = {
-    "battery_v": (0.0, 20.0),
-    "battery_pct": (0.0, 100.0),
-    "rssi": (-200.0, 20.0),
-    "snr": (-40.0, 40.0),
-    "temperature_c": (-60.0, 100.0),
-}
+NATIVE_SOURCE = "native"
 KNOWN_KEYS = frozenset({"occupied", "ts", *HEALTH_RANGES})
+
+
+@dataclass(frozen=True, slots=True)
+class NativeStatus:
+    """A native status payload: ``time_ns`` is None when it carries no ``ts``."""
+
+    occupied: bool
+    time_ns: int | None
+    health: SensorHealth
+    dropped: tuple[DroppedField, ...] = ()
 
 
 def parse_json_object(payload: bytes) -> dict[str, Any]:
@@ -53,22 +58,13 @@ def parse_occupied(value: object) -> bool:
     raise DecodeError(Reason.BAD_SCHEMA, f"'occupied' must be true or false, got {value!r}")
 
 
-def parse_health(document: dict[str, Any]) -> SensorHealth:
-    values: dict[str, float] = {}
-    for key, (low, high) in HEALTH_RANGES.items():
-        if key not in document or document[key] is None:
-            continue
-        value = document[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise DecodeError(Reason.BAD_SCHEMA, f"{key!r} must be a number, got {value!r}")
-        if not math.isfinite(value) or not low <= value <= high:
-            raise DecodeError(Reason.OUT_OF_RANGE, f"{key!r} = {value} is outside {low}..{high}")
-        values[key] = float(value)
-    return SensorHealth(**values)
+def parse_health(document: dict[str, Any], check: HealthCheck) -> SensorHealth:
+    values = {key: check.value(key, document.get(key), repr(key)) for key in HEALTH_RANGES}
+    return SensorHealth(**{key: value for key, value in values.items() if value is not None})
 
 
-def parse_native(payload: bytes) -> tuple[bool, int | None, SensorHealth]:
-    """(occupied, event time in ns or None, health) of a native status payload."""
+def parse_native(payload: bytes) -> NativeStatus:
+    """A native status payload; a health figure that is not fit to keep is dropped, not refused."""
     document = parse_json_object(payload)
     if "occupied" not in document:
         raise DecodeError(Reason.BAD_SCHEMA, "payload has no 'occupied' field")
@@ -79,4 +75,6 @@ def parse_native(payload: bytes) -> tuple[bool, int | None, SensorHealth]:
             time_ns = parse_any(document["ts"])
         except TimestampError as exc:
             raise DecodeError(Reason.BAD_TIMESTAMP, str(exc)) from exc
-    return occupied, time_ns, parse_health(document)
+    check = HealthCheck(NATIVE_SOURCE)
+    health = parse_health(document, check)
+    return NativeStatus(occupied, time_ns, health, tuple(check.dropped))

@@ -54,12 +54,27 @@ class SensorHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class DroppedField:
+    """A health figure left out of a reading because it was implausible or unreadable.
+
+    ``codec`` is the decoder that read it, ``field`` a ``SensorHealth`` name, ``reason`` a
+    rejection reason slug (``out_of_range``, ``bad_schema``) and ``detail`` the value and where.
+    """
+
+    codec: str
+    field: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class BayReading:
     """One observation of one bay.
 
     ``occupied`` is None for frames that carry only sensor health (a heartbeat without status,
     a parameter frame). ``time_ns`` is the sensor's or network server's event time in nanoseconds
     since the epoch, so two real events never collide the way second-truncated timestamps do.
+    ``dropped`` lists the health figures that came with it but were not fit to keep.
     """
 
     site: str
@@ -68,6 +83,7 @@ class BayReading:
     time_ns: int
     health: SensorHealth = SensorHealth()
     source: str = "native"
+    dropped: tuple[DroppedField, ...] = ()
 
     @property
     def time(self) -> datetime:

@@ -26,24 +26,30 @@ def parse_rfc3339(value: str) -> int:
     if not match:
         raise TimestampError(f"timestamp {value[:64]!r} is not RFC 3339 (e.g. 2026-11-21T10:00:00.000Z)")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    if not zulu and (int(off_h) > 23 or int(off_m) > 59):
+        raise TimestampError(f"timestamp {value[:64]!r} has a zone offset beyond ±23:59")
+    nanos = int((fraction or "0").ljust(9, "0")[:9])
     try:
         base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
     except ValueError as exc:
         raise TimestampError(f"timestamp {value[:64]!r} is not a real date or time: {exc}") from exc
-    if not zulu:
-        offset = timedelta(hours=int(off_h), minutes=int(off_m))
-        base = base - offset if sign == "+" else base + offset
-    nanos = int((fraction or "0").ljust(9, "0")[:9])
     try:
+        if not zulu:
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            base = base - offset if sign == "+" else base + offset
         return datetime_to_ns(base) + nanos
-    except OverflowError as exc:  # an offset that pushes year 9999 past the calendar's end
+    except OverflowError as exc:  # an offset that pushes year 1 or 9999 past the calendar's end
         raise TimestampError(f"timestamp {value[:64]!r} is out of range") from exc
 
 
 def parse_epoch(value: int | float) -> int:
     """Epoch seconds, milliseconds or nanoseconds, told apart by magnitude."""
-    if isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise TimestampError(f"epoch timestamp {value!r} is not a positive number")
+    try:
+        finite = not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer beyond float's range
+        finite = False
+    if not finite or value < 0:
+        raise TimestampError(f"epoch timestamp {str(value)[:32]} is not a positive number")
     if value < _MS_LIMIT:
         return round(value * 1_000_000_000)
     if value < _NS_LIMIT:

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.codecs import CODECS, CodecResult, nwave_previous_state_duration
 from ingest.rejections import DecodeError, Reason
-from parking.events import SensorHealth
+from parking.events import DroppedField, SensorHealth
 from parking.registry import KNOWN_CODECS
 
 
@@ -75,10 +75,11 @@ def test_bosch_frame_without_fport_is_refused() -> None:
     assert "fPort is missing" in rejection("bosch-pls", None, "01").detail
 
 
-def test_bosch_heartbeat_temperature_of_minus_128_is_out_of_range() -> None:
-    error = rejection("bosch-pls", 2, "01 80")
-    assert error.reason is Reason.OUT_OF_RANGE
-    assert "-128" in error.detail
+def test_bosch_heartbeat_temperature_of_minus_128_is_dropped_and_the_status_kept() -> None:
+    result = decode("bosch-pls", 2, "01 80")
+    assert (result.occupied, result.health) == (True, SensorHealth())
+    assert [(d.field, d.reason) for d in result.dropped] == [("temperature_c", "out_of_range")]
+    assert "temperature = -128" in result.dropped[0].detail
 
 
 # --- Nwave NPS405 / NPS310 ---------------------------------------------------------------------
@@ -155,12 +156,25 @@ def test_dingtek_parameter_frame_example_carries_no_occupancy() -> None:
     assert decode("dingtek-do201", 3, frame) == CodecResult(None)
 
 
-def test_dingtek_vendor_example_temperature_of_minus_117_is_out_of_range() -> None:
-    # The vendor's own example frame has 0x8b in the temperature byte: int8 -117 °C.
-    frame = "80 00 31 02 17 06 b4 00 00 01 61 00 10 ff f6 ff f0 8b 2d 00 01 00 81"
-    error = rejection("dingtek-do201", 3, frame)
-    assert error.reason is Reason.OUT_OF_RANGE
-    assert "temperature = -117" in error.detail
+# The vendor's own telemetry example (do201-codec.yaml in TheThingsNetwork/lorawan-devices),
+# byte for byte. Its decoder gives alarmPark false, volt 3.53 and temperature -117 (0x8b as int8).
+DINGTEK_VENDOR_TELEMETRY = "80 00 31 02 17 06 B4 00 00 01 61 00 10 FF F6 FF F0 8B 2D 00 01 00 81"
+
+
+def test_dingtek_vendor_example_is_free_with_its_battery_and_its_temperature_of_minus_117_dropped() -> None:
+    result = decode("dingtek-do201", 3, DINGTEK_VENDOR_TELEMETRY)
+    assert result == CodecResult(
+        False,
+        SensorHealth(battery_v=3.53),
+        (
+            DroppedField(
+                "dingtek-do201",
+                "temperature_c",
+                "out_of_range",
+                "dingtek-do201 temperature = -117 is outside -60..100",
+            ),
+        ),
+    )
 
 
 def test_dingtek_frame_on_another_port_is_refused() -> None:
@@ -187,11 +201,12 @@ def test_dingtek_parking_alarm_nibble_other_than_0_or_1_is_refused() -> None:
     assert "must be 0 or 1, got 2" in rejection("dingtek-do201", 3, frame).detail
 
 
-def test_dingtek_battery_voltage_of_655_volts_is_out_of_range() -> None:
-    frame = DINGTEK_OCCUPIED.replace(" 0161 ", " ffff ")
-    error = rejection("dingtek-do201", 3, frame)
-    assert error.reason is Reason.OUT_OF_RANGE
-    assert "battery voltage = 655.35" in error.detail
+def test_dingtek_battery_voltage_of_655_volts_is_dropped_and_the_rest_kept() -> None:
+    result = decode("dingtek-do201", 3, DINGTEK_OCCUPIED.replace(" 0161 ", " ffff "))
+    assert (result.occupied, result.health) == (True, SensorHealth(temperature_c=20.0))
+    [dropped] = result.dropped
+    assert (dropped.field, dropped.reason) == ("battery_v", "out_of_range")
+    assert "battery voltage = 655.35" in dropped.detail
 
 
 # --- Libelium Smart Parking ------------------------------------------------------------------------
@@ -264,10 +279,22 @@ def test_milesight_truncated_record_is_refused() -> None:
     assert "needs 2 value bytes, got 1" in rejection("milesight-em400-mud", 85, "036701").detail
 
 
-def test_milesight_battery_level_above_100_percent_is_out_of_range() -> None:
-    error = rejection("milesight-em400-mud", 85, "017565")
-    assert error.reason is Reason.OUT_OF_RANGE
-    assert "battery level = 101" in error.detail
+def test_milesight_battery_level_above_100_percent_is_dropped_and_the_occupancy_kept() -> None:
+    result = decode("milesight-em400-mud", 85, "017565 8482330701")
+    assert (result.occupied, result.health) == (True, SensorHealth())
+    [dropped] = result.dropped
+    assert (dropped.codec, dropped.field, dropped.reason) == (
+        "milesight-em400-mud",
+        "battery_pct",
+        "out_of_range",
+    )
+    assert "battery level = 101" in dropped.detail
+
+
+def test_milesight_temperature_of_minus_3276_degrees_is_dropped_and_the_battery_kept() -> None:
+    result = decode("milesight-em400-mud", 85, "01755c 03670180")
+    assert result.health == SensorHealth(battery_pct=92.0)
+    assert [(d.field, d.reason) for d in result.dropped] == [("temperature_c", "out_of_range")]
 
 
 def test_milesight_distance_alarm_status_other_than_0_or_1_is_refused() -> None:

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from ingest.codecs import CODECS, CodecResult
 from ingest.decode import decode
+from ingest.health import HEALTH_RANGES
 from ingest.lorawan import parse_chirpstack_uplink, parse_tts_uplink
-from ingest.native import HEALTH_RANGES
 from ingest.rejections import DecodeError, Rejection
 from parking.registry import Registry, parse_site
 

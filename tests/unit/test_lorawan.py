@@ -51,6 +51,8 @@ def registry() -> Registry:
             bay("A-03", dev_eui="0202020202020202"),
             # Found through end_device_ids.dev_eui when its TTS device id is not in the registry.
             bay("A-04", dev_eui="0004A30B001C0530", codec="bosch-pls"),
+            # A Dingtek DO201, for its vendor's example frame in every envelope.
+            bay("A-05", device_id="do201-bay-005", dev_eui="0505050505050505", codec="dingtek-do201"),
         ],
     }
     return Registry([parse_site(site, Path("lab.geojson"))])
@@ -199,12 +201,50 @@ def test_tts_omitted_snr_of_a_gateway_is_zero(registry: Registry) -> None:
     assert tts(document, registry).health.snr == 0.0
 
 
-def test_tts_rssi_outside_the_physical_range_is_refused(registry: Registry) -> None:
+def test_tts_rssi_outside_the_physical_range_is_dropped_and_the_occupancy_kept(registry: Registry) -> None:
     document = bosch_tts()
     document["uplink_message"]["rx_metadata"][0]["rssi"] = -500
-    error = tts_error(document, registry)
-    assert error.reason is Reason.OUT_OF_RANGE
-    assert "uplink_message.rx_metadata[0].rssi" in error.detail
+    reading = tts(document, registry)
+    assert (reading.occupied, reading.health.rssi, reading.health.snr) == (True, None, None)
+    [dropped] = reading.dropped
+    assert (dropped.codec, dropped.field, dropped.reason) == ("tts", "rssi", "out_of_range")
+    assert "uplink_message.rx_metadata[0].rssi = -500" in dropped.detail
+
+
+def test_tts_implausible_rssi_of_one_gateway_leaves_the_others(registry: Registry) -> None:
+    document = bosch_tts()
+    gateway = document["uplink_message"]["rx_metadata"][0]
+    document["uplink_message"]["rx_metadata"] = [{**gateway, "rssi": 500}, {**gateway, "rssi": -90, "snr": 2}]
+    reading = tts(document, registry)
+    assert (reading.health.rssi, reading.health.snr) == (-90.0, 2.0)
+    assert [d.detail.split(" =")[0] for d in reading.dropped] == ["uplink_message.rx_metadata[0].rssi"]
+
+
+@pytest.mark.parametrize(
+    ("rx_metadata", "field", "reason", "detail"),
+    [
+        ("gateway", "rssi", "bad_schema", "uplink_message.rx_metadata must be a list"),
+        (["gateway"], "rssi", "bad_schema", "uplink_message.rx_metadata[0] must be an object"),
+        ([{"rssi": "strong"}], "rssi", "bad_schema", "uplink_message.rx_metadata[0].rssi must be a number"),
+        (
+            [{"rssi": -80, "snr": "NaN"}],
+            "snr",
+            "bad_schema",
+            "uplink_message.rx_metadata[0].snr must be a number",
+        ),
+        ([{"rssi": -80, "snr": float("inf")}], "snr", "out_of_range", "snr = inf is outside -40..40"),
+    ],
+)
+def test_tts_unreadable_radio_figures_are_dropped_with_why(
+    registry: Registry, rx_metadata: object, field: str, reason: str, detail: str
+) -> None:
+    document = bosch_tts()
+    document["uplink_message"]["rx_metadata"] = rx_metadata
+    reading = tts(document, registry)
+    assert reading.occupied is True
+    [dropped] = reading.dropped
+    assert (dropped.field, dropped.reason) == (field, reason)
+    assert detail in dropped.detail
 
 
 def test_tts_open_source_topic_without_tenant_is_accepted(registry: Registry) -> None:
@@ -480,3 +520,74 @@ def test_decode_turns_an_envelope_error_into_a_rejection(registry: Registry) -> 
     result = decode(TTS_TOPIC, encode(document), registry, RECEIVED_NS)
     assert isinstance(result, Rejection)
     assert result.reason is Reason.BAD_BASE64
+
+
+# --- the Dingtek DO201 vendor example in every envelope ---------------------------------------------------
+
+# do201-codec.yaml in TheThingsNetwork/lorawan-devices: alarmPark false, temperature -117 (0x8b).
+DO201_FRAME = bytes.fromhex("80 00 31 02 17 06 B4 00 00 01 61 00 10 FF F6 FF F0 8B 2D 00 01 00 81")
+DO201_B64 = base64.b64encode(DO201_FRAME).decode()
+DO201_EUI = "0505050505050505"
+
+
+def do201_tts() -> dict[str, Any]:
+    document = bosch_tts()
+    document["end_device_ids"] = {"device_id": "do201-bay-005", "dev_eui": DO201_EUI}
+    document["uplink_message"].update(f_port=3, frm_payload=DO201_B64)
+    document["uplink_message"].pop("decoded_payload", None)
+    return document
+
+
+def do201_v4() -> dict[str, Any]:
+    document = bosch_v4()
+    document["deviceInfo"]["devEui"] = DO201_EUI
+    document.update(fPort=3, data=DO201_B64)
+    document.pop("object", None)
+    return document
+
+
+def do201_v3() -> dict[str, Any]:
+    document = v3_legacy()
+    document.update(devEUI=DO201_EUI, fPort=3, data=DO201_B64)
+    return document
+
+
+def _assert_do201_free_with_temperature_dropped(reading: BayReading) -> None:
+    assert (reading.bay, reading.occupied) == ("A-05", False)
+    assert reading.health.battery_v == 3.53 and reading.health.temperature_c is None
+    [dropped] = reading.dropped
+    assert (dropped.codec, dropped.field, dropped.reason) == (
+        "dingtek-do201",
+        "temperature_c",
+        "out_of_range",
+    )
+    assert "temperature = -117" in dropped.detail and DO201_FRAME.hex(" ") in dropped.detail
+
+
+def test_do201_vendor_example_in_a_tts_uplink_is_a_free_bay_with_its_temperature_dropped(
+    registry: Registry,
+) -> None:
+    topic = "v3/parking-demo@ttn/devices/do201-bay-005/up"
+    _assert_do201_free_with_temperature_dropped(tts(do201_tts(), registry, topic))
+
+
+def test_do201_vendor_example_in_a_chirpstack_v4_uplink_is_a_free_bay_with_its_temperature_dropped(
+    registry: Registry,
+) -> None:
+    topic = CS_V4_TOPIC.replace("0101010101010101", DO201_EUI)
+    _assert_do201_free_with_temperature_dropped(chirpstack(do201_v4(), registry, topic))
+
+
+def test_do201_vendor_example_in_a_chirpstack_v3_uplink_is_a_free_bay_with_its_temperature_dropped(
+    registry: Registry,
+) -> None:
+    topic = CS_V3_TOPIC.replace("0202020202020202", DO201_EUI)
+    _assert_do201_free_with_temperature_dropped(chirpstack(do201_v3(), registry, topic))
+
+
+def test_chirpstack_v3_gateway_rssi_that_is_not_a_number_is_dropped(registry: Registry) -> None:
+    document = v3_legacy()
+    document["rxInfo"][0]["rssi"] = "-57"
+    reading = chirpstack(document, registry, CS_V3_TOPIC)
+    assert reading.health == SensorHealth()
+    assert [(d.codec, d.field, d.reason) for d in reading.dropped] == [("chirpstack", "rssi", "bad_schema")]

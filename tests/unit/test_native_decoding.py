@@ -59,11 +59,36 @@ def test_without_a_timestamp_the_receive_time_is_used(registry: Registry) -> Non
             Reason.FUTURE_TIMESTAMP,
             "ahead",
         ),
+        ("parking/showroom/A01/status", b'{"occupied": true, "ts": 0}', Reason.BAD_TIMESTAMP, "2000"),
         (
             "parking/showroom/A01/status",
-            b'{"occupied": true, "battery_v": 99}',
-            Reason.OUT_OF_RANGE,
-            "battery_v",
+            b'{"occupied": true, "ts": "1970-01-01T00:00:00Z"}',
+            Reason.BAD_TIMESTAMP,
+            "before the year 2000",
+        ),
+        (
+            "parking/showroom/A01/status",
+            b'{"occupied": true, "ts": "9999-12-31T23:59:59-23:59"}',
+            Reason.BAD_TIMESTAMP,
+            "out of range",
+        ),
+        (
+            "parking/showroom/A01/status",
+            b'{"occupied": true, "ts": "0001-01-01T00:00:00+00:01"}',
+            Reason.BAD_TIMESTAMP,
+            "out of range",
+        ),
+        (
+            "parking/showroom/A01/status",
+            b'{"occupied": true, "ts": "2026-11-21T10:00:00+24:00"}',
+            Reason.BAD_TIMESTAMP,
+            "offset",
+        ),
+        (
+            "parking/showroom/A01/status",
+            b'{"occupied": true, "ts": 1' + b"0" * 400 + b"}",
+            Reason.BAD_TIMESTAMP,
+            "epoch",
         ),
         ("parking/showroom/A01/status", b"\xff\xfe", Reason.MALFORMED_JSON, "not JSON"),
         ("parking/a/b/c/status", b'{"occupied": true}', Reason.BAD_TOPIC, "parking/{site}/{bay}/status"),
@@ -75,6 +100,28 @@ def test_bad_input_is_refused_with_a_reason(
     result = decode(topic, payload, registry, NOW)
     assert isinstance(result, Rejection)
     assert result.reason is reason and detail in result.detail
+
+
+def test_an_implausible_health_figure_is_dropped_and_the_occupancy_stored(registry: Registry) -> None:
+    payload = b'{"occupied": true, "battery_v": 99, "rssi": -80}'
+    [reading] = decode("parking/showroom/A01/status", payload, registry, NOW)  # type: ignore[misc]
+    assert (reading.occupied, reading.health.battery_v, reading.health.rssi) == (True, None, -80.0)
+    [dropped] = reading.dropped
+    assert (dropped.codec, dropped.field, dropped.reason) == ("native", "battery_v", "out_of_range")
+    assert dropped.detail == "'battery_v' = 99 is outside 0..20"
+
+
+@pytest.mark.parametrize("value", ['"3.6"', "true", "[3.6]", "NaN", "1e999"])
+def test_a_health_figure_that_is_not_a_finite_number_is_dropped_and_the_occupancy_stored(
+    registry: Registry, value: str
+) -> None:
+    payload = b'{"occupied": false, "snr": ' + value.encode() + b"}"
+    [reading] = decode("parking/showroom/A01/status", payload, registry, NOW)  # type: ignore[misc]
+    assert (reading.occupied, reading.health.snr) == (False, None)
+    assert [(d.field, d.reason) for d in reading.dropped] in (
+        [("snr", "bad_schema")],
+        [("snr", "out_of_range")],
+    )
 
 
 def test_oversize_payloads_are_refused_before_parsing(registry: Registry) -> None:
