@@ -18,11 +18,11 @@ import numpy as np
 from parking.registry import Site
 from simulator import metrics, offline
 from simulator.demand import DAY_S, HOUR_S, day_type
-from simulator.engine import Engine, seed_entropy
+from simulator.engine import Engine, seed_entropy, twin_engines
 from simulator.grid import build_network
 from simulator.scenario import Scenario
 
-CALIBRATION_DAYS = 56
+CALIBRATION_DAYS = 28
 FULL_GUIDANCE = 1.0
 
 
@@ -105,19 +105,14 @@ def run_pair(
     latency_s: float | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[Engine, Engine]:
-    """The same drivers without guidance and with ``share`` of them guided."""
+    """The twins: the same drivers without sensors and with ``share`` of them using the app."""
     network = build_network(site, scenario.space)
-    entropy = seed_entropy(seed)
     tick = progress or (lambda _hours: None)
-    engines = [
-        offline.run(
-            Engine(scenario.with_guidance(s, latency_s), network, entropy, scenario.run.start_date),
-            days,
-            tick,
-        )
-        for s in (0.0, share)
-    ]
-    return engines[0], engines[1]
+    app = scenario.with_steering("app", share).with_guidance(latency_s=latency_s)
+    twins = twin_engines(app, network, seed_entropy(seed), scenario.run.start_date)
+    for engine in twins.values():
+        offline.run(engine, days, tick)
+    return twins["without_sensors"], twins["with_sensors"]
 
 
 def calibrate(

@@ -1,6 +1,8 @@
 """``parklotse simulate``: offline runs with reports, and the calibration table.
 
-    parklotse simulate --offline --scenario NAME|PATH --seed N --days D --report-json PATH --report-html PATH
+    parklotse simulate --offline --scenario NAME|PATH --seed N --days D [--preset P]
+        [--steering app|signs|both] [--guidance-share X] [--demand-factor F]
+        --report-json PATH --report-html PATH
     parklotse simulate calibrate [--seed N] [--scenario NAME|PATH]
     parklotse simulate [--scenario ...]            (live: publishes as sensors; see simulator.live)
 
@@ -20,9 +22,16 @@ from parking.settings import CommonSettings
 from simulator import calibrate as calibration
 from simulator.calibrate import format_table
 from simulator.grid import resolve_site
-from simulator.offline import progress_bar, run_offline
+from simulator.offline import RunSettings, progress_bar, run_offline, settings_for
 from simulator.report import build_report, report_html, report_json
-from simulator.scenario import DEFAULT_SCENARIO, Scenario, ScenarioError, load_scenario, resolve_scenario_path
+from simulator.scenario import (
+    DEFAULT_SCENARIO,
+    STEERING_MODES,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    resolve_scenario_path,
+)
 
 EXIT_OK, EXIT_MISSED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_DAYS = 366
@@ -51,6 +60,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     _add(parser, "--seed", type=int, default=None, help=f"random seed (offline default {DEFAULT_SEED})")
     _add(parser, "--days", type=int, default=1, help="simulated days for --offline (default 1)")
+    _add(
+        parser,
+        "--preset",
+        help="a preset of the scenario (werktag, markttag, abend, ausfall): every day is one",
+    )
+    _add(parser, "--steering", help="app, signs or both (default: the scenario's)")
+    _add(parser, "--guidance-share", type=float, help="share of steered drivers of the steering mode, 0..1")
+    _add(
+        parser, "--demand-factor", type=float, help="multiply all arrivals, e.g. 1.3 for an over-full centre"
+    )
     _add(parser, "--report-json", type=Path, help="write the JSON report here (--offline)")
     _add(parser, "--report-html", type=Path, help="write the self-contained HTML report here (--offline)")
     _add(parser, "--sites-dir", type=Path, help="site files (default: PARKLOTSE_SITES_DIR)")
@@ -77,6 +96,23 @@ def load(args: argparse.Namespace) -> tuple[Scenario, Site]:
     return scenario, resolve_site(scenario, sites_dir, path)
 
 
+def run_settings(scenario: Scenario, args: argparse.Namespace) -> RunSettings:
+    """The flags applied to the scenario; InputError naming the flag."""
+    preset = getattr(args, "preset", None)
+    steering = getattr(args, "steering", None)
+    share = getattr(args, "guidance_share", None)
+    factor = getattr(args, "demand_factor", None)
+    if preset is not None and preset not in scenario.presets:
+        raise InputError(f"--preset: no preset {preset!r} (known: {', '.join(scenario.presets)})")
+    if steering is not None and steering not in STEERING_MODES:
+        raise InputError(f"--steering: must be one of {', '.join(STEERING_MODES)}, got {steering!r}")
+    if share is not None and not 0.0 <= share <= 1.0:
+        raise InputError(f"--guidance-share: must be within 0..1, got {share}")
+    if factor is not None and not 0.0 <= factor <= 5.0:
+        raise InputError(f"--demand-factor: must be within 0..5, got {factor}")
+    return settings_for(scenario, args.days, preset, steering, share, None, factor)
+
+
 def seed(args: argparse.Namespace) -> int:
     return DEFAULT_SEED if args.seed is None else int(args.seed)
 
@@ -92,12 +128,13 @@ def run(args: argparse.Namespace) -> int:
         if args.offline:
             _check_outputs(args)
         scenario, site = load(args)
+        settings = run_settings(scenario, args)
     except (InputError, ScenarioError, SiteFileError) as exc:
         print(f"parklotse simulate: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.action == "calibrate":
         return _calibrate(scenario, site, args)
-    return _offline(scenario, site, args)
+    return _offline(scenario, site, args, settings)
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -116,8 +153,10 @@ def _calibrate(scenario: Scenario, site: Site, args: argparse.Namespace) -> int:
     return EXIT_OK if result.passed else EXIT_MISSED
 
 
-def _offline(scenario: Scenario, site: Site, args: argparse.Namespace) -> int:
-    result = run_offline(scenario, site, seed(args), args.days, progress=not args.no_progress)
+def _offline(scenario: Scenario, site: Site, args: argparse.Namespace, settings: RunSettings) -> int:
+    result = run_offline(
+        scenario, site, seed(args), args.days, progress=not args.no_progress, settings=settings
+    )
     report = build_report(result)
     if args.report_json is not None:
         args.report_json.write_bytes(report_json(report))
@@ -131,23 +170,23 @@ def _summary(report: dict[str, object], args: argparse.Namespace) -> str:
     variants = report["variants"]
     benefit = report["benefit"]
     assert isinstance(variants, dict) and isinstance(benefit, dict)
-    lines = [f"{args.scenario}: {args.days} day(s), seed {seed(args)}, peak hours:"]
-    for name in ("unguided", "guided"):
+    lines = [f"{args.scenario}: {args.days} day(s), seed {seed(args)}; peak hours:"]
+    for name in ("without_sensors", "with_sensors"):
         v = variants[name]
         if v["mean_search_min"] is None:
-            lines.append(f"  {name:<9} no arrivals in peak hours")
+            lines.append(f"  {name:<15} no arrivals in peak hours")
             continue
         lines.append(
-            f"  {name:<9} mean search {v['mean_search_min']:.2f} min, "
+            f"  {name:<15} mean search {v['mean_search_min']:.2f} min, "
             f"median {v['median_search_min']:.2f} min, {v['mean_search_km']:.3f} km, "
             f"{v['co2_g_per_search']:.1f} g CO2 per search"
         )
-    if benefit["search_time_change"] is not None:
-        lines.append(
-            f"  guidance ({benefit['guidance_share']:.0%} of drivers): "
-            f"search time {benefit['search_time_change']:+.1%}, "
-            f"{benefit['co2_kg_saved_per_day']:.1f} kg CO2 saved per day"
-        )
+    day = benefit["whole_day"]
+    lines.append(
+        "  saved per day (whole day, all drivers, twin minus run): "
+        f"{day['search_min_saved_per_day']:.1f} min "
+        f"of search, {day['search_km_saved_per_day']:.2f} km, {day['co2_kg_saved_per_day']:.2f} kg CO2"
+    )
     for flag, path in (("JSON", args.report_json), ("HTML", args.report_html)):
         if path is not None:
             lines.append(f"  {flag} report: {path}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,26 @@ class Network:
     core: list[bool]  # bay lies in the search area around an attractor
     centre: tuple[float, float]  # the main attractor
     layout: str
+    projection: Projection  # metres of this network <-> longitude, latitude
+    bay_zone: list[int]  # index into zone_names
+    zone_names: tuple[str, ...]
+    # (node, came from, target a, target b) -> the best turns; filled by simulator.search as drivers route
+    route_cache: dict[tuple[int, int, int, int], list[tuple[int, int]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @property
+    def n_zones(self) -> int:
+        return len(self.zone_names)
+
+    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
+        """Longitude and latitude (WGS84, 7 decimals) of a point in network metres."""
+        return self.projection.to_lonlat(x, y)
+
+    def nearest_node(self, x: float, y: float) -> int:
+        return min(
+            range(len(self.node_x)), key=lambda n: (self.node_x[n] - x) ** 2 + (self.node_y[n] - y) ** 2
+        )
 
     @property
     def n_bays(self) -> int:
@@ -166,7 +186,7 @@ def build_network(site: Site, space: Space) -> Network:
             layout = "overlay"
     xy = [projection.to_xy(b.lon, b.lat) for b in bays]
     centre = projection.to_xy(*destination)
-    return builder.network(site.id, bays, xy, centre, space, layout)
+    return builder.network(site.id, bays, xy, centre, space, layout, projection)
 
 
 def _lonlat(value: object) -> tuple[float, float] | None:
@@ -254,6 +274,7 @@ class _StreetGraph:
         centre: tuple[float, float],
         space: Space,
         layout: str,
+        projection: Projection,
     ) -> Network:
         n_nodes, n_segs = len(self.node_x), len(self.seg_a)
         seg_len = [
@@ -304,6 +325,8 @@ class _StreetGraph:
             core=core.tolist(),
             centre=centre,
             layout=layout,
+            projection=projection,
+            **_zones(bays, xy),
         )
 
 
@@ -331,6 +354,7 @@ class _FaceGrid(_StreetGraph):
         centre: tuple[float, float],
         space: Space,
         layout: str,
+        projection: Projection,
     ) -> Network:
         self.bay_seg = []
         for bay in bays:
@@ -348,7 +372,25 @@ class _FaceGrid(_StreetGraph):
             a = self._ids[i][j]
             b = self._ids[i + 1][j] if axis == "h" else self._ids[i][j + 1]
             self.bay_seg.append(self.segment(a, b))
-        return super().network(site_id, bays, xy, centre, space, layout)
+        return super().network(site_id, bays, xy, centre, space, layout, projection)
+
+
+def _zones(bays: list[Bay], xy: list[tuple[float, float]]) -> dict[str, Any]:
+    """Each bay's zone from the site's ``zone`` property; a bay without one joins its nearest zoned bay."""
+    names = sorted({b.zone for b in bays if b.zone})
+    if not names:
+        return {"bay_zone": [0] * len(bays), "zone_names": ("Zentrum",)}
+    index = {name: i for i, name in enumerate(names)}
+    zoned = [i for i, b in enumerate(bays) if b.zone]
+    points = np.array([xy[i] for i in zoned]).reshape(-1, 2)
+    bay_zone = []
+    for i, bay in enumerate(bays):
+        if bay.zone:
+            bay_zone.append(index[bay.zone])
+        else:
+            nearest = zoned[int(np.argmin(np.hypot(points[:, 0] - xy[i][0], points[:, 1] - xy[i][1])))]
+            bay_zone.append(index[str(bays[nearest].zone)])
+    return {"bay_zone": bay_zone, "zone_names": tuple(names)}
 
 
 def _nearest_face(graph: _StreetGraph, points: list[tuple[float, float]]) -> _StreetGraph:

@@ -185,7 +185,8 @@ def searching_share(
     radius = scenario.space.search_area_radius_m
     searching = float(records["search_m"][mask].sum() / speed)
     edge = np.maximum(radius - records["dest_r"][mask], 0.0)
-    parkers = float((records["approach_m"][mask] / speed).sum() + (2 * edge / background_speed).sum())
+    # the approach from the town entrance is simulated; the drive out again is not
+    parkers = float((records["approach_m"][mask] / speed).sum() + (edge / background_speed).sum())
     centres = attractor_points(net.centre, scenario.space)
     area_faces = [s for s in range(net.n_segments) if _face_in_area(net, s, centres, radius)]
     area_km = sum(net.seg_len[s] for s in area_faces) / 1000.0
@@ -208,7 +209,7 @@ def _face_in_area(
 
 def _profile_level(engine: Engine, day: int, hour: int) -> float:
     """The hour's visitor arrivals relative to the busiest weekday hour."""
-    visitors, _ = engine.demand.expected_per_hour(day)
+    visitors = engine.demand.expected_per_hour(day)[0]
     weekday_peak = max(engine.demand.expected_per_hour(_first_weekday(engine))[0].max(), 1e-9)
     return float(visitors[hour] / weekday_peak)
 
@@ -224,64 +225,64 @@ def _first_weekday(engine: Engine) -> int:
 
 
 def live_kpis(sim: Simulation) -> dict[str, Any]:
+    """``parking.simulator_messages.LiveKpis`` of a live simulation, as a JSON-ready dict.
+
+    "Without sensors" is the twin town (the same drivers, nobody steered); the guided and unguided
+    groups are the steered and the other drivers of the town with sensors.
+    """
     scenario = sim.scenario
-    engine, baseline = sim.engine, sim.baseline
+    run, twin = sim.with_sensors, sim.without_sensors
     ef = co2_g_per_km(scenario)
     speed_m_per_min = scenario.search.speed_kmh / 3.6 * 60.0
-    day = int(engine.t // DAY_S)
+    day = int(run.t // DAY_S)
 
-    def group(totals: Any, g: int) -> dict[str, Any]:
-        n = totals.searches[g] if totals else 0
-        metres = totals.search_m[g] if totals else 0.0
+    def group(totals: Any, groups: tuple[int, ...]) -> dict[str, Any]:
+        n = sum(totals.searches[g] for g in groups) if totals else 0
+        metres = sum(totals.search_m[g] for g in groups) if totals else 0.0
         return {
             "searches": n,
             "mean_search_min": metres / n / speed_m_per_min if n else None,
             "search_km": metres / 1000.0,
             "co2_g": metres / 1000.0 * ef,
-            "share_no_search": totals.no_search[g] / n if n else None,
-            "gave_up": totals.gave_up[g] if totals else 0,
-            "guidance_misses": totals.misses[g] if totals else 0,
+            "share_no_search": sum(totals.no_search[g] for g in groups) / n if n else None,
+            "gave_up": sum(totals.gave_up[g] for g in groups) if totals else 0,
+            "to_garage": sum(totals.to_garage[g] for g in groups) if totals else 0,
+            "guidance_misses": sum(totals.misses[g] for g in groups) if totals else 0,
         }
 
-    today, base_today = engine.daily.get(day), baseline.daily.get(day)
-    guided, unguided = group(today, 1), group(today, 0)
-    base = group(base_today, 0)
-    total_km = guided["search_km"] + unguided["search_km"]
-    n_total = guided["searches"] + unguided["searches"]
-    saved_km = None
-    if base["searches"] and n_total:
-        # per search, so that drivers still on the road in one run and parked in the other do not count
-        saved_km = (base["search_km"] / base["searches"] - total_km / n_total) * n_total
-    per_user = None
-    if guided["mean_search_min"] is not None and unguided["mean_search_min"] is not None:
-        per_user = unguided["mean_search_min"] - guided["mean_search_min"]
+    today, twin_today = run.daily.get(day), twin.daily.get(day)
+    with_sensors, without = group(today, (0, 1)), group(twin_today, (0, 1))
+    saved = None
+    if with_sensors["searches"] and without["searches"]:
+        # per search, so that drivers still on the road in one twin and finished in the other do not count
+        n = min(with_sensors["searches"], without["searches"])
+        km = (
+            without["search_km"] / without["searches"] - with_sensors["search_km"] / with_sensors["searches"]
+        ) * n
+        saved = {"search_min": km * 1000.0 / speed_m_per_min, "km": km, "co2_kg": km * ef / 1000.0}
+
+    def count(engine: Engine) -> int:
+        return engine.searching[0] + engine.searching[1]
+
+    n_bays = max(run.net.n_bays, 1)
     return {
         "t_s": sim.t_s,
         "sim_time": sim.now().isoformat(),
-        "settings": {"guidance_share": engine.share, "sensor_latency_s": engine.sensor_latency_s},
         "now": {
-            "searching": {"guided": engine.searching[1], "unguided": engine.searching[0]},
-            "searching_without_guidance": baseline.searching[0] + baseline.searching[1],
-            "looking_for_a_bay": engine.on_road,
-            "occupied_bays": engine.occupied,
-            "bays": engine.net.n_bays,
-            "occupancy": engine.occupied / max(engine.net.n_bays, 1),
-            "search_area_occupancy": engine.core_occupied / engine.n_core,
+            "searching": {"without_sensors": count(twin), "with_sensors": count(run)},
+            "on_road": {"without_sensors": twin.on_road, "with_sensors": run.on_road},
+            "occupancy": {"without_sensors": twin.occupied / n_bays, "with_sensors": run.occupied / n_bays},
+            "search_area_occupancy": {
+                "without_sensors": twin.core_occupied / twin.n_core,
+                "with_sensors": run.core_occupied / run.n_core,
+            },
         },
         "today": {
-            "guided": guided,
-            "unguided": unguided,
-            "without_guidance": base,
-            "savings": {
-                "search_km": saved_km,
-                "co2_g": saved_km * ef if saved_km is not None else None,
-                "search_min": saved_km * 1000.0 / speed_m_per_min if saved_km is not None else None,
-                "guided_driver_saves_min": per_user,
-                "method": (
-                    "savings = the same drivers simulated without guidance minus this run (system-wide); "
-                    "guided_driver_saves_min compares guided and unguided drivers of this run"
-                ),
-            },
+            "without_sensors": without,
+            "with_sensors": with_sensors,
+            "guided": group(today, (1,)),
+            "unguided": group(today, (0,)),
+            "saved": saved,
         },
         "factors": factors(scenario),
     }

@@ -24,14 +24,15 @@ from simulator.offline import OfflineResult, SweepPoint
 
 FORMAT = "parklotse-simulation-report/1"
 SIGNIFICANT_DIGITS = 6
-COLOURS = {"unguided": "#8c8c8c", "guided": "#0b7a75"}
+COLOURS = {"without_sensors": "#8c8c8c", "with_sensors": "#0b7a75"}
+LABELS = {"without_sensors": "without sensors", "with_sensors": "with sensors"}
 
 DEFINITIONS = {
     "search": (
-        "Metres driven after passing the destination without having parked, counted from where the route "
-        "entered the search radius (search.search_radius_m); 0 for drivers who park on the way to their "
-        "destination ('no search'). Drivers who give up count with what they drove. Search time = search "
-        "distance ÷ search.speed_kmh."
+        "Metres driven beyond the shortest route from the driver's town entrance to its destination point "
+        "(the middle of the destination face): 0 for drivers who park on the way ('no search'), growing "
+        "continuously for those who park past it or circle. A drive to a garage (sent by a sign or the app, "
+        "or after giving up) counts in full. Search time = search distance ÷ search.speed_kmh."
     ),
     "co2": "search km × emissions.fleet_g_per_km × emissions.stop_and_go_factor × (1 − emissions.ev_share)",
     "search_area": "bays within space.search_area_radius_m of an attractor; its occupancy sets the windows",
@@ -41,27 +42,31 @@ DEFINITIONS = {
     ),
     "peak_occupancy": "highest search-area occupancy sampled (every run.sample_interval_s)",
     "variants": (
-        "unguided: nobody follows guidance; guided: guidance.share of the drivers do. "
-        "Both runs have the same drivers (same seed)."
+        "without_sensors: the twin town, where nobody is steered; with_sensors: the same drivers, making the "
+        "same random choices (common random numbers), with the steering set (app, signs or both). They "
+        "differ only where steering changes a decision; with nobody steered they are identical."
+    ),
+    "saved": (
+        "without_sensors minus with_sensors, summed over the drivers arriving in the day or clock hour; "
+        "positive means the sensors helped"
     ),
     "estimate": "model estimates for a synthetic town, not measurements",
 }
 
 
 def build_report(result: OfflineResult) -> dict[str, Any]:
-    scenario, days = result.scenario, result.days
-    occupancy = metrics.hourly_occupancy(result.unguided, days * 24)
+    scenario, days, settings = result.scenario, result.days, result.settings
+    occupancy = metrics.hourly_occupancy(result.without_sensors, days * 24)
     peak = occupancy >= scenario.windows.peak_occupancy
-    unguided = _variant(result.unguided, peak, result)
-    guided = _variant(result.guided, peak, result)
+    without = _variant(result.without_sensors, peak, result)
+    with_sensors = _variant(result.with_sensors, peak, result)
     ef = metrics.co2_g_per_km(scenario)
-    total_km = {
-        name: float(engine.record_arrays()["search_m"].sum()) / 1000.0
-        for name, engine in (("unguided", result.unguided), ("guided", result.guided))
-    }
-    saved_km_per_day = (total_km["unguided"] - total_km["guided"]) / days
-    share = scenario.guidance.share
-    saved_per_search = _difference(unguided["co2_g_per_search"], guided["co2_g_per_search"])
+    per_day = result.saved.per_day_list()
+    saved_km_per_day = float(result.saved.per_day[:, 1].mean())
+    share = (
+        scenario.guidance.share if scenario.steering.mode != "signs" else scenario.steering.sign_compliance
+    )
+    saved_per_search = _difference(without["co2_g_per_search"], with_sensors["co2_g_per_search"])
     return {
         "format": FORMAT,
         "scenario": {
@@ -76,36 +81,50 @@ def build_report(result: OfflineResult) -> dict[str, Any]:
         "run": {
             "seed": result.seed,
             "days": days,
+            "preset": settings.preset,
+            "steering": scenario.steering.mode,
+            "guidance_share": scenario.guidance.share,
+            "sign_compliance": scenario.steering.sign_compliance,
+            "sensor_latency_s": scenario.guidance.sensor_latency_s,
             "dates": [
-                {"date": (scenario.run.start_date + timedelta(days=d)).isoformat(), "kind": _kind(result, d)}
-                for d in range(days)
+                {"date": day.isoformat(), "kind": _kind(result, d)} for d, day in enumerate(settings.dates())
             ],
             "peak_hours": int(peak.sum()),
             "mean_search_area_occupancy_in_peak_hours": float(occupancy[peak].mean()) if peak.any() else None,
         },
         "definitions": DEFINITIONS,
-        "variants": {"unguided": unguided, "guided": guided},
+        "variants": {"without_sensors": without, "with_sensors": with_sensors},
+        "saved": {
+            "note": "twin without sensors minus the town with sensors, drivers arriving in the day or hour",
+            "per_day": per_day,
+            "per_hour": result.saved.per_hour_list(),
+        },
         "benefit": {
-            "window": "peak",
-            "guidance_share": share,
-            "search_time_change": metrics.relative_change(
-                unguided["mean_search_min"], guided["mean_search_min"]
-            ),
-            "search_km_change": metrics.relative_change(unguided["mean_search_km"], guided["mean_search_km"]),
-            "co2_g_saved_per_search": saved_per_search,
-            "co2_g_saved_per_guided_search": saved_per_search / share
-            if saved_per_search is not None and share > 0
-            else None,
-            "search_km_saved_per_day": saved_km_per_day,
-            "co2_kg_saved_per_day": saved_km_per_day * ef / 1000.0,
-            "co2_t_saved_per_year": saved_km_per_day * ef * 365.0 / 1e6,
-            "note": "all day, all drivers, against the same drivers without guidance; a model estimate",
+            "peak_hours": {
+                "window": "clock hours whose search-area occupancy without sensors ≥ windows.peak_occupancy",
+                "steered_share": share,
+                "search_time_change": metrics.relative_change(
+                    without["mean_search_min"], with_sensors["mean_search_min"]
+                ),
+                "search_km_change": metrics.relative_change(
+                    without["mean_search_km"], with_sensors["mean_search_km"]
+                ),
+                "co2_g_saved_per_search": saved_per_search,
+            },
+            "whole_day": {
+                "window": "every driver arriving in the run's days, mean per day",
+                "search_min_saved_per_day": float(result.saved.per_day[:, 0].mean()),
+                "search_km_saved_per_day": saved_km_per_day,
+                "co2_kg_saved_per_day": saved_km_per_day * ef / 1000.0,
+                "co2_t_saved_per_year": saved_km_per_day * ef * 365.0 / 1e6,
+            },
+            "note": "against the same drivers without sensors; a model estimate",
         },
         "sweeps": {
             "note": (
-                f"each point is an extra run of the first {result.sweep_days} day(s) with the same drivers, "
-                "so the sweeps are cheaper and noisier than the main comparison; changes are against the run "
-                "without guidance, over its peak hours"
+                f"each point is an extra pair of twins over the first {result.sweep_days} day(s) with the "
+                "same drivers, so the sweeps are cheaper and noisier than the main comparison; changes are "
+                "against the twin without sensors, over its peak hours"
             ),
             "days": result.sweep_days,
             "sensor_latency": {
@@ -123,7 +142,7 @@ def build_report(result: OfflineResult) -> dict[str, Any]:
 
 
 def _kind(result: OfflineResult, day: int) -> str:
-    return day_type(result.scenario.run.start_date + timedelta(days=day))
+    return result.settings.day_kind or day_type(result.settings.first_day + timedelta(days=day))
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
@@ -141,6 +160,7 @@ def _variant(engine: Engine, peak: np.ndarray, result: OfflineResult) -> dict[st
     records = {name: values[in_run] for name, values in records.items()}
     mask = metrics.in_hours(records["t_arrival"], peak)
     samples = engine.samples.arrays()
+    samples = {name: values[samples["t"] < result.days * DAY_S] for name, values in samples.items()}
     parameters = scenario.model_dump(mode="json", exclude={"sources"})
     guided = records["guided"]
     variant: dict[str, Any] = {
@@ -155,6 +175,7 @@ def _variant(engine: Engine, peak: np.ndarray, result: OfflineResult) -> dict[st
         "parameters": parameters,
         "drivers": int(records["t_arrival"].size),
         "guided_drivers": int(guided.sum()),
+        "to_garage": int(records["garage"].sum()),
         "guidance_misses_per_guided_search": float(records["misses"][guided].mean())
         if guided.any()
         else None,
@@ -170,7 +191,7 @@ def _variant(engine: Engine, peak: np.ndarray, result: OfflineResult) -> dict[st
                 **metrics.search_stats(records["search_m"][group], records["gave_up"][group], scenario),
                 "mean_walk_m": _mean_walk(records, group),
             }
-            for name, group in (("guided", mask & guided), ("unguided", mask & ~guided))
+            for name, group in (("steered", mask & guided), ("not_steered", mask & ~guided))
         }
     return variant
 
@@ -209,7 +230,7 @@ def report_json(report: dict[str, Any]) -> bytes:
 def report_html(report: dict[str, Any]) -> str:
     report = _rounded(report)
     figures = [
-        ("search-time", "Search time in the peak hours, with and without guidance", _fig_histogram(report)),
+        ("search-time", "Search time in the peak hours, with and without sensors", _fig_histogram(report)),
         ("by-hour", "Search kilometres and CO2 by hour of the day", _fig_by_hour(report)),
         ("occupancy", "Search time against occupancy of the search area", _fig_occupancy(report)),
         ("latency", "Benefit against sensor latency", _fig_sweep(report, "sensor_latency")),
@@ -257,14 +278,14 @@ def _table(report: dict[str, Any]) -> str:
         ("peak occupancy of the search area", "peak_occupancy", "{:.1%}"),
     ]
     variants = report["variants"]
-    share = report["benefit"]["guidance_share"]
+    share = report["benefit"]["peak_hours"]["steered_share"]
     columns = [
-        ("without guidance", variants["unguided"]),
-        (f"{share:.0%} guided: all drivers", variants["guided"]),
+        ("without sensors (twin)", variants["without_sensors"]),
+        (f"with sensors ({report['run']['steering']}, {share:.0%} steered)", variants["with_sensors"]),
     ]
-    groups = variants["guided"].get("by_driver_group")
+    groups = variants["with_sensors"].get("by_driver_group")
     if groups:
-        columns += [("… who follow guidance", groups["guided"]), ("… who do not", groups["unguided"])]
+        columns += [("… drivers steered", groups["steered"]), ("… the others", groups["not_steered"])]
     head = (
         "<tr><th>peak hours</th>" + "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns) + "</tr>"
     )
@@ -275,14 +296,16 @@ def _table(report: dict[str, Any]) -> str:
             for _, figures in columns
         )
         body.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
-    benefit = report["benefit"]
-    change = benefit["search_time_change"]
+    peak, day = report["benefit"]["peak_hours"], report["benefit"]["whole_day"]
+    change = peak["search_time_change"]
     summary = (
-        f"Search time {change:+.1%} in the peak hours for all drivers; "
-        f"{benefit['co2_kg_saved_per_day']:.1f} kg CO2 saved per day "
-        f"({benefit['co2_t_saved_per_year']:.1f} t a year), a model estimate."
+        f"Peak hours (search-area occupancy ≥ threshold): mean search time {change:+.1%} for all drivers. "
         if change is not None
-        else "No peak hours in this run: the comparison needs occupancy at or above the peak threshold."
+        else "No peak hours in this run. "
+    ) + (
+        f"Whole day, all drivers: {day['search_min_saved_per_day']:.0f} min of search, "
+        f"{day['search_km_saved_per_day']:.1f} km and {day['co2_kg_saved_per_day']:.1f} kg CO2 saved per day "
+        "(a model estimate)."
     )
     note = (
         "With part of the drivers guided, those who follow guidance gain partly at the expense of the others "
@@ -308,7 +331,7 @@ def _layout(figure: go.Figure, x: str, y: str) -> go.Figure:
 
 def _fig_histogram(report: dict[str, Any]) -> go.Figure:
     figure = go.Figure()
-    for name, label in (("unguided", "without guidance"), ("guided", "with guidance")):
+    for name, label in LABELS.items():
         hist = report["variants"][name]["search_time_histogram"]
         centres = [s + hist["bin_width_min"] / 2 for s in hist["bin_start_min"]]
         figure.add_bar(x=centres, y=[100 * v for v in hist["share"]], name=label, marker_color=COLOURS[name])
@@ -319,7 +342,7 @@ def _fig_histogram(report: dict[str, Any]) -> go.Figure:
 def _fig_by_hour(report: dict[str, Any]) -> go.Figure:
     figure = make_subplots(specs=[[{"secondary_y": True}]])
     top = 0.0
-    for name, label in (("unguided", "without guidance"), ("guided", "with guidance")):
+    for name, label in LABELS.items():
         hourly = report["variants"][name]["by_hour"]
         figure.add_bar(x=hourly["hour"], y=hourly["search_km"], name=label, marker_color=COLOURS[name])
         top = max([top, *hourly["search_km"]])
@@ -335,7 +358,7 @@ def _fig_by_hour(report: dict[str, Any]) -> go.Figure:
 
 def _fig_occupancy(report: dict[str, Any]) -> go.Figure:
     figure = go.Figure()
-    for name, label in (("unguided", "without guidance"), ("guided", "with guidance")):
+    for name, label in LABELS.items():
         curve = [p for p in report["variants"][name]["search_by_occupancy"] if p["searches"] >= 10]
         figure.add_scatter(
             x=[100 * p["occupancy"] for p in curve],
@@ -358,7 +381,7 @@ def _fig_sweep(report: dict[str, Any], which: str) -> go.Figure:
         y=[-100 * p["search_time_change"] for p in points],
         name="search time and CO2 saved (%)",
         mode="lines+markers",
-        line={"color": COLOURS["guided"]},
+        line={"color": COLOURS["with_sensors"]},
         customdata=[p["co2_g_saved_per_search"] for p in points],
         hovertemplate="%{y:.1f} % saved, %{customdata:.1f} g CO2 per search<extra></extra>",
     )

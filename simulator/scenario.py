@@ -9,6 +9,7 @@ negative rates and shares outside 0..1 are errors) and every error names the fil
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -99,6 +100,8 @@ class Demand(_Model):
     visitor_profile: DayProfiles
     long_stay_share: Share
     long_stay_profile: DayProfiles
+    resident_arrivals_per_day: NonNegative
+    resident_profile: DayProfiles
 
 
 class Dwell(_Model):
@@ -106,6 +109,8 @@ class Dwell(_Model):
     visitor_sigma: Positive
     long_stay_median_min: Positive
     long_stay_sigma: Positive
+    resident_median_min: Positive
+    resident_sigma: Positive
 
 
 class Search(_Model):
@@ -124,6 +129,40 @@ class Guidance(_Model):
     sensor_latency_s: Annotated[float, Field(ge=0.0, le=86_400.0)]
     detection_error: Annotated[float, Field(ge=0.0, le=0.5)]
     miss_memory_s: NonNegative
+    ask_radius_m: NonNegative
+
+
+SteeringMode = Literal["app", "signs", "both"]
+STEERING_MODES: tuple[SteeringMode, ...] = ("app", "signs", "both")
+
+
+class Place(_Model):
+    """A point of the network, in metres east and north of the site's destination (snapped to a junction)."""
+
+    name: str = Field(min_length=1)
+    east_m: float
+    north_m: float
+
+
+class Entrance(Place):
+    share: Share
+
+
+class Garage(Place):
+    capacity: int = Field(ge=0)
+
+
+class Steering(_Model):
+    mode: SteeringMode
+    sign_compliance: Share
+    signs_at_entrances: bool
+    sign_junctions: list[Place]
+    full_below: int = Field(ge=0)
+
+
+class Sensors(_Model):
+    failed_share: Share
+    failed_from_hour: Annotated[float, Field(ge=0.0, le=24.0)]
 
 
 class Emissions(_Model):
@@ -153,6 +192,43 @@ class Windows(_Model):
 class Run(_Model):
     start_date: date
     sample_interval_s: Annotated[float, Field(gt=0.0, le=3600.0)]
+    warmup_days: int = Field(ge=0, le=7)
+
+
+DayKind = Literal["weekday", "saturday", "sunday"]
+_Date = date  # a preset's field is called "date"
+
+
+class Text(_Model):
+    de: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Preset(_Model):
+    """A story staff can pick: which day, which hours the live demo loops through, how busy, what fails."""
+
+    title: Text
+    description: Text
+    day: DayKind
+    date: _Date | None = None
+    loop_start_h: Annotated[float, Field(ge=0.0, lt=24.0)]
+    loop_end_h: Annotated[float, Field(gt=0.0, le=24.0)]
+    demand_factor: Annotated[float, Field(ge=0.0, le=5.0)]
+    sensor_failed_share: Share
+    sensor_failed_from_h: Annotated[float, Field(ge=0.0, le=24.0)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Preset:
+        if self.loop_end_h <= self.loop_start_h:
+            raise ValueError("loop_end_h must be after loop_start_h")
+        if self.date is not None and _day_kind(self.date) != self.day:
+            raise ValueError(f"date {self.date} is not a {self.day}")
+        return self
+
+
+def _day_kind(day: _Date) -> DayKind:
+    weekday = day.weekday()
+    return "saturday" if weekday == 5 else "sunday" if weekday == 6 else "weekday"
 
 
 class ReportSettings(_Model):
@@ -171,12 +247,32 @@ class Scenario(_Model):
     dwell: Dwell
     search: Search
     guidance: Guidance
+    entrances: list[Entrance] = Field(min_length=1)
+    garages: list[Garage]
+    steering: Steering
+    sensors: Sensors
     emissions: Emissions
     traffic: Traffic
     windows: Windows
     run: Run
     report: ReportSettings
+    presets: dict[str, Preset] = Field(min_length=1)
+    default_preset: str
     sources: dict[str, str]
+
+    @model_validator(mode="after")
+    def _shares_and_presets(self) -> Scenario:
+        total = sum(e.share for e in self.entrances)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"entrances: the shares must add up to 1 (they add up to {total:g})")
+        for name in self.presets:
+            if not _PRESET_NAME.match(name):
+                raise ValueError(f"presets.{name}: a preset name is lower-case letters, digits and '-'")
+        if self.default_preset not in self.presets:
+            raise ValueError(
+                f"default_preset: no preset {self.default_preset!r} (known: {', '.join(self.presets)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _sources_name_parameters(self) -> Scenario:
@@ -195,6 +291,46 @@ class Scenario(_Model):
             path = path.rpartition(".")[0]
         return None
 
+    def preset(self, name: str | None) -> Preset:
+        """A preset by name (None: the default); ValueError naming the known ones."""
+        key = self.default_preset if name is None else name
+        if key not in self.presets:
+            raise ValueError(
+                f"no preset {key!r} in scenario {self.name!r} (known: {', '.join(self.presets)})"
+            )
+        return self.presets[key]
+
+    def with_steering(self, mode: SteeringMode | None = None, share: float | None = None) -> Scenario:
+        """Another steering mode; ``share`` sets the share of its steered drivers (both: app and signs)."""
+        mode = self.steering.mode if mode is None else mode
+        if mode not in STEERING_MODES:
+            raise ValueError(f"steering must be one of {', '.join(STEERING_MODES)}, got {mode!r}")
+        steering = self.steering.model_copy(update={"mode": mode})
+        guidance = self.guidance
+        if share is not None:
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"guidance share must be within 0..1, got {share}")
+            if mode in ("signs", "both"):
+                steering = steering.model_copy(update={"sign_compliance": share})
+            if mode in ("app", "both"):
+                guidance = guidance.model_copy(update={"share": share})
+        return self.model_copy(update={"steering": steering, "guidance": guidance})
+
+    def with_demand_factor(self, factor: float) -> Scenario:
+        if not 0.0 <= factor <= 5.0:
+            raise ValueError(f"demand factor must be within 0..5, got {factor}")
+        d = self.demand
+        demand = d.model_copy(
+            update={
+                "weekday_arrivals_per_day": d.weekday_arrivals_per_day * factor,
+                "resident_arrivals_per_day": d.resident_arrivals_per_day * factor,
+            }
+        )
+        return self.model_copy(update={"demand": demand})
+
+    def with_sensor_failure(self, share: float, from_hour: float = 0.0) -> Scenario:
+        return self.model_copy(update={"sensors": Sensors(failed_share=share, failed_from_hour=from_hour)})
+
     def with_guidance(self, share: float | None = None, latency_s: float | None = None) -> Scenario:
         guidance = self.guidance.model_copy(
             update={
@@ -205,11 +341,14 @@ class Scenario(_Model):
         return self.model_copy(update={"guidance": guidance})
 
 
+_PRESET_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
+
+
 def parameter_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     """Dotted paths of every leaf parameter (what ``sources`` keys may name)."""
     paths: list[str] = []
     for name, info in model.model_fields.items():
-        if not prefix and name in ("name", "description", "sources"):
+        if not prefix and name in ("name", "description", "sources", "default_preset"):
             continue
         path = f"{prefix}{name}"
         annotation = info.annotation
@@ -308,7 +447,7 @@ def _scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
         message = "unknown key (not a scenario parameter)"
     else:
         message = first["msg"].removeprefix("Value error, ")
-        if message.startswith("sources."):
+        if re.match(r"^[a-z_]+(\.[^:]+)?: ", message):  # a validator that names the field itself
             field, _, message = message.partition(": ")
         elif first["type"] != "missing":
             message = f"{message} (got {first['input']!r})"

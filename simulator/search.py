@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -26,28 +27,43 @@ from simulator.scenario import Search
 FREE, OCCUPIED, CLAIMED = 0, 1, 2  # true bay states; CLAIMED = a driver is pulling in
 NO_BAY = -1
 HELD = -2  # a guided driver parked here or reported it taken: off the list until its reading changes
+UNSTEERED, APP, SIGNS = 0, 1, 2  # how a driver is steered
 
 
-class Uniforms:
-    """Uniform numbers from a generator, drawn in blocks (a scalar draw per call is slow)."""
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_TO_UNIT = 2.0**-53
 
-    __slots__ = ("_buffer", "_i", "_rng")
 
-    def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
-        self._rng = rng
-        self._buffer: list[float] = rng.random(block).tolist()
-        self._i = 0
+def mix64(z: int) -> int:
+    """SplitMix64's finaliser: a cheap, well-mixed 64-bit hash (Steele, Lea, Flood 2014)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
-    def __call__(self) -> float:
-        i = self._i
-        if i == len(self._buffer):
-            self._buffer = self._rng.random(len(self._buffer)).tolist()
-            i = 0
-        self._i = i + 1
-        return self._buffer[i]
+
+def stream_key(entropy: int, *parts: int) -> int:
+    """The start of a counter-based random stream keyed by ``entropy`` and integers (a driver, a bay)."""
+    z = mix64((entropy + _GOLDEN) & _MASK)
+    for part in parts:
+        z = mix64(((z ^ (part & _MASK)) + _GOLDEN) & _MASK)
+    return z
+
+
+def unit(key: int, counter: int) -> float:
+    """The ``counter``-th uniform number in [0, 1) of the stream ``key``."""
+    return (mix64((key + counter * _GOLDEN) & _MASK) >> 11) * _TO_UNIT
 
 
 class Driver:
+    """One driver on the road, with its own random stream.
+
+    Every decision the driver makes (noticing a bay, which way to turn) draws from ``u()``, a
+    counter-based stream keyed by the run's entropy and the driver's index. The same driver therefore
+    draws the same numbers in both twins, whatever the other drivers do; the runs differ only where
+    steering changes a decision.
+    """
+
     __slots__ = (
         "bay",
         "d0",
@@ -56,43 +72,87 @@ class Driver:
         "dwell_s",
         "dx",
         "dy",
-        "forced",
-        "guided",
+        "garage",
+        "garage_from",
+        "gave_up",
         "id",
         "misses",
+        "mode",
         "node",
         "occupancy",
+        "on_dest",
         "park_dist",
         "prev",
+        "rs",
         "s0",
         "searching",
         "seg",
+        "stop_m",
         "t_arrival",
+        "t_seg",
         "target",
+        "zone",
+        "zone_face",
+        "zx",
+        "zy",
     )
 
     def __init__(
-        self, ident: int, dest: int, dx: float, dy: float, guided: bool, t_arrival: float, dwell_s: float
+        self,
+        ident: int,
+        dest: int,
+        dx: float,
+        dy: float,
+        mode: int,
+        t_arrival: float,
+        dwell_s: float,
+        key: int,
     ) -> None:
         self.id = ident
         self.dest = dest  # destination face
         self.dx, self.dy = dx, dy  # destination point (the face's middle)
-        self.guided = guided
+        self.mode = mode  # UNSTEERED, APP or SIGNS
         self.t_arrival = t_arrival
         self.dwell_s = dwell_s
+        self.rs = key  # the random stream's state
         self.node = 0  # the node the driver is heading for
-        self.prev = 0  # the node the driver came from
-        self.seg = 0
+        self.prev = -1  # the node the driver came from (-1 at the town entrance)
+        self.seg = -1
+        self.t_seg = t_arrival  # when the driver turned into the current face
+        self.stop_m = 0.0  # where on the current face it stops: the face's length, or its bay
         self.dist = 0.0  # metres driven up to the last node passed
-        self.d0 = 0.0  # the direct approach: who parks before driving past it did not search
-        self.s0 = 0.0  # where the route enters the search radius: a search is counted from here
-        self.forced = -1  # the destination face, entered right after the approach face
+        self.d0 = 0.0  # the shortest route from the entrance to the destination point
+        self.s0 = math.inf  # odometer where the route entered the search radius: the search starts there
+        self.on_dest = False  # has driven along its destination face
         self.target = NO_BAY
+        self.zone = -1  # the zone a sign sent it to
+        self.zone_face = -1
+        self.zx, self.zy = dx, dy  # where it looks for a bay: the destination, or the zone it was sent to
+        self.garage = -1  # the garage it drives to
+        self.garage_from = 0.0  # odometer when it turned towards the garage
+        self.gave_up = False
         self.misses = 0
         self.searching = False
         self.bay = NO_BAY
         self.park_dist = 0.0
         self.occupancy = 0.0  # search-area occupancy when the driver arrived
+
+    def u(self) -> float:
+        """The driver's next uniform number in [0, 1) (SplitMix64)."""
+        z = self.rs = (self.rs + _GOLDEN) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
+
+    def search_m(self) -> float:
+        """Metres driven beyond the shortest route to the destination point, and all of a drive to a garage.
+
+        Continuous: 0 for a driver who parks on the way, a few metres for one who parks just past the
+        destination, and everything beyond the direct route for one who circles.
+        """
+        if self.garage >= 0:
+            return max(self.garage_from - self.d0, 0.0) + (self.dist - self.garage_from)
+        return max(self.dist - self.d0, 0.0)
 
 
 class Rules:
@@ -137,7 +197,14 @@ def entry_distance(x0: float, y0: float, x1: float, y1: float, dx: float, dy: fl
 
 
 def cruise_step(
-    net: Network, node: int, prev: int, dx: float, dy: float, accepted: float, rules: Rules, u: Uniforms
+    net: Network,
+    node: int,
+    prev: int,
+    dx: float,
+    dy: float,
+    accepted: float,
+    rules: Rules,
+    u: Callable[[], float],
 ) -> tuple[int, int]:
     """The next (node, face) of an unguided driver standing at ``node``."""
     options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
@@ -159,16 +226,43 @@ def cruise_step(
     return options[int(u() * len(options))]
 
 
-def route_step(net: Network, node: int, prev: int, target_seg: int, u: Uniforms) -> tuple[int, int]:
+def route_step(
+    net: Network, node: int, prev: int, target_seg: int, u: Callable[[], float]
+) -> tuple[int, int]:
     """The next (node, face) towards a target face: onto it if it starts here, else the closest turn."""
     a, b = net.seg_a[target_seg], net.seg_b[target_seg]
     if node == a:
         return b, target_seg
     if node == b:
         return a, target_seg
+    return _towards(net, node, prev, a, b, u)
+
+
+def route_to_node(net: Network, node: int, prev: int, target: int, u: Callable[[], float]) -> tuple[int, int]:
+    """The next (node, face) towards a junction (the driver is not standing on it)."""
+    return _towards(net, node, prev, target, target, u)
+
+
+def _towards(net: Network, node: int, prev: int, a: int, b: int, u: Callable[[], float]) -> tuple[int, int]:
+    """The turn that brings the driver closest (in blocks) to node a or b; ties at random.
+
+    On a full street grid, always stepping to a neighbour nearest in block distance is a shortest path.
+    The candidate turns depend only on (node, prev, a, b): they are cached per network.
+    """
+    key = (node, prev, a, b)
+    cache = net.route_cache
+    best = cache.get(key)
+    if best is None:
+        if len(cache) > 1_000_000:
+            cache.clear()
+        best = cache[key] = _best_turns(net, node, prev, a, b)
+    return best[0] if len(best) == 1 else best[int(u() * len(best))]
+
+
+def _best_turns(net: Network, node: int, prev: int, a: int, b: int) -> list[tuple[int, int]]:
     options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
     if len(options) == 1:
-        return options[0]
+        return options
     node_x, node_y = net.node_x, net.node_y
     ax, ay, bx, by = node_x[a], node_y[a], node_x[b], node_y[b]
     best: list[tuple[int, int]] = []
@@ -180,7 +274,7 @@ def route_step(net: Network, node: int, prev: int, target_seg: int, u: Uniforms)
             best, best_d = [option], d
         elif d <= best_d + 1e-6:
             best.append(option)
-    return best[0] if len(best) == 1 else best[int(u() * len(best))]
+    return best
 
 
 class GuidanceServer:
@@ -196,6 +290,10 @@ class GuidanceServer:
         self.latency_s = latency_s
         self.radius_m = radius_m
         self.view = bytearray(net.n_bays)
+        # free bays per zone as the sensors report them (what the signs show)
+        self.zone_free = [0] * net.n_zones
+        for zone in net.bay_zone:
+            self.zone_free[zone] += 1
         self.reserved = [NO_BAY] * net.n_bays
         self.held_at = [0.0] * net.n_bays
         self.seg_avail = [len(bays) for bays in net.seg_bays]
@@ -240,6 +338,8 @@ class GuidanceServer:
             self._apply(bay, occupied)
 
     def _apply(self, bay: int, occupied: int) -> None:
+        if self.view[bay] != occupied:
+            self.zone_free[self.net.bay_zone[bay]] += -1 if occupied else 1
         self.view[bay] = occupied
         holder = self.reserved[bay]
         if holder == HELD:

@@ -58,15 +58,17 @@ def test_the_same_seed_gives_the_same_json_report_to_the_byte(quick_scenario: Pa
 def test_different_seeds_give_different_runs(quick_scenario: Path) -> None:
     first = json.loads(_report_bytes(quick_scenario, 11))
     second = json.loads(_report_bytes(quick_scenario, 12))
-    assert first["variants"]["unguided"]["drivers"] != second["variants"]["unguided"]["drivers"]
+    assert first["variants"]["without_sensors"]["drivers"] != second["variants"]["without_sensors"]["drivers"]
 
 
 def test_the_json_report_holds_the_figures_of_both_variants(quick_scenario: Path) -> None:
     report = json.loads(_report_bytes(quick_scenario, 11))
-    for variant in ("unguided", "guided"):
+    for variant in ("without_sensors", "with_sensors"):
         assert all(key in report["variants"][variant] for key in REQUIRED)
-    assert report["variants"]["unguided"]["parameters"]["guidance"]["share"] == 0.0
-    assert report["variants"]["guided"]["parameters"]["guidance"]["share"] == 0.3
+    assert report["variants"]["without_sensors"]["parameters"]["guidance"]["share"] == 0.0
+    assert report["variants"]["with_sensors"]["parameters"]["guidance"]["share"] == 0.3
+    assert [set(day) for day in report["saved"]["per_day"]] == [{"date", "search_min", "km", "co2_kg"}]
+    assert len(report["saved"]["per_hour"]) == 24
     assert "T" not in json.dumps(report["run"])  # no timestamps of the run, only simulated dates
 
 
