@@ -131,6 +131,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port: int) -> int:
     state_dir = stack.state_dir
+    print(_addresses(f"http://127.0.0.1:{api_port}/"), flush=True)
     mosquitto = LocalMosquitto(state_dir / "mosquitto", port=_preferred_port(1883))
     influx = LocalInfluxDB(state_dir / "influxdb", port=_preferred_port(8086))
     for server in (mosquitto, influx):
@@ -147,11 +148,14 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
         "PARKLOTSE_API_PORT": str(api_port),
         "PYTHONUNBUFFERED": "1",
     }
+    # Before the API starts, so that its rollup keeper builds the rollups of all of it at start-up.
+    history_sites = [] if args.no_backfill else _backfill(args, influx.url)
     command = [sys.executable, "-m", "parklotse"]
     stack.spawn("ingest", [*command, "ingest"], env)
     stack.spawn("api", [*command, "api"], env)
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
+    _wait_history(url, history_sites, stack, stop)
     for site in args.scenario or ["showroom", "town-centre"]:
         # Busy hours of a weekday, over and over: the screen shows traffic whatever the hour outside.
         stack.spawn(
@@ -173,6 +177,7 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
     print(
         f"\nParklotse demo is running.\n"
         f"  live page:  {url}   (town centre: {url}?site=town-centre, English: {url}?lang=en)\n"
+        f"  staff page: {url}staff   (token: {_token()})\n"
         f"  API docs:   {url}docs\n"
         f"  broker:     {mosquitto.url}    InfluxDB: {influx.url}\n"
         f"  state/logs: {state_dir}\n"
@@ -185,6 +190,48 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
             print(f"parklotse demo: {problem}", file=sys.stderr)
             return 1
     return 0
+
+
+def _token() -> str:
+    """The control token the API will use: it reads the same PARKLOTSE_* environment."""
+    from api.settings import ApiSettings
+
+    return ApiSettings().api_token.get_secret_value()
+
+
+def _addresses(url: str) -> str:
+    return f"Parklotse demo: live page {url}  ·  staff page {url}staff (token: {_token()})"
+
+
+def _backfill(args: argparse.Namespace, influx_url: str) -> list[str]:
+    """Weeks of simulated history for the simulated sites; returns the sites that have it."""
+    from parking.settings import CommonSettings
+    from parklotse.backfill import run_backfill
+
+    settings = CommonSettings(influx_url=influx_url)
+    outcomes = run_backfill(settings, args.scenario or ["showroom", "town-centre"], sys.stdout)
+    return [o.site for o in outcomes]
+
+
+def _wait_history(url: str, sites: list[str], stack: Stack, stop: threading.Event) -> None:
+    """Until the API answers the sites' four-week heatmaps (its keeper builds the rollups first)."""
+    from parklotse.backfill import history_served
+
+    if not sites:
+        return
+    started = time.monotonic()
+    print("  preparing the history panels (rollups) …", flush=True)
+    deadline = started + 180.0
+    while not stop.is_set() and time.monotonic() < deadline:
+        problem = stack.failed()
+        if problem:
+            raise ServerError(problem)
+        if history_served(url, sites):
+            print(f"  history panels ready after {time.monotonic() - started:.1f} s", flush=True)
+            return
+        time.sleep(0.5)
+    if not stop.is_set():
+        print("  the history panels are not ready yet; the page fills them as soon as they are", flush=True)
 
 
 def _wait_http(url: str, stack: Stack, stop: threading.Event, timeout_s: float = 60.0) -> None:
