@@ -14,7 +14,8 @@ const TEXT = {
     per_search: "Ø Suche", min_search: "Minuten Suche", km_driven: "km Suchfahrt", kg_co2: "kg CO₂",
     estimate_note: "≈ Modellrechnung der Simulation, keine Messung.", source: "Quellen",
     no_data: "keine Daten", no_history: "keine Daten", now: "jetzt", computing: "wird berechnet …",
-    occ_title: "Belegung, letzte 24 Stunden", occ_title_sim: "Belegung heute",
+    occ_title: "Belegung, letzte 24 Stunden", occ_title_sim: "Belegung im Tagesverlauf",
+    sim_reference: "simuliert:", today: "heute", day_types: { weekday: "Werktag", saturday: "Samstag", sunday: "Sonntag" },
     heat_title: "Typische Woche: Belegung je Tag und Stunde", heat_title_sim: "Typische Woche",
     occupancy: "Belegung", oclock: " Uhr", search_line: "ab etwa 85 % beginnt die Parksuche", lang: "EN",
     s: "s", min: "min", h: "h", d: "Tagen",
@@ -47,7 +48,8 @@ const TEXT = {
     per_search: "avg. search", min_search: "minutes searching", km_driven: "km driven searching", kg_co2: "kg CO₂",
     estimate_note: "≈ model estimate from the simulation, not a measurement.", source: "Sources",
     no_data: "no data", no_history: "no data", now: "now", computing: "computing …",
-    occ_title: "Occupancy, last 24 hours", occ_title_sim: "Occupancy today",
+    occ_title: "Occupancy, last 24 hours", occ_title_sim: "Occupancy through the day",
+    sim_reference: "simulated:", today: "today", day_types: { weekday: "weekday", saturday: "Saturday", sunday: "Sunday" },
     heat_title: "Typical week: occupancy by day and hour", heat_title_sim: "Typical week",
     occupancy: "Occupancy", oclock: ":00", search_line: "above about 85 % drivers start circling", lang: "DE",
     s: "s", min: "min", h: "h", d: "days",
@@ -74,6 +76,7 @@ const TEXT = {
 
 const FLUSH_MS = 500;            // at most two redraws a second
 const OCC_SAMPLE_MS = 60_000;    // live occupancy point every minute
+const OCC_SAMPLE_SIM_MS = 10_000; // simulated time runs 20-30 times faster: a point every few simulated minutes
 const OCC_LIVE_MAX = 24 * 60;    // bounded: one day of live points
 const OCC_REFRESH_MS = 5 * 60_000;
 const HEAT_REFRESH_MS = 30 * 60_000;
@@ -106,6 +109,8 @@ const K = {
   occHistory: null,          // {x: [], y: []} from the API, or null when it has none
   occLive: { x: [], y: [] }, // bounded ring of live samples
   occNowDrawn: undefined,    // the live occupancy the panel shows (redrawn when the bays change it)
+  simHours: null,            // the simulated clock, hours since local midnight (twin mode)
+  simDay: null,              // GET /simulated-day: the reference day and where simulated history ends
   heat: null,
   status: null, statusAt: 0, // SimulatorStatus (twin mode)
   curve: null,               // the shipped occupancy -> search-time curve (sensors mode)
@@ -163,6 +168,7 @@ function prefetch() {
     return K.mode;
   });
   const when = (wanted, load) => mode.then((m) => (m === wanted ? load() : null));
+  const occupancy = mode.then(() => fetchOccupancy()).catch((err) => err);
   return {
     site,
     mode,
@@ -171,8 +177,10 @@ function prefetch() {
     twin: when("twin", () => getJSON(`/api/v1/sites/${enc(K.modelSite)}/figures/twin`)),
     status: when("twin", () => getJSON(`/api/v1/simulator?site=${enc(K.site)}`)).catch((err) => err),
     curve: when("sensors", () => getJSON("/api/v1/figures/search-curve")).catch((err) => err),
-    occupancy: mode.then(() => fetchOccupancy()).catch((err) => err),
-    heatmap: mode.then(() => fetchHeatmap()).catch((err) => err),
+    occupancy,
+    // A simulated site's typical week ends where its simulated history ends (simulated-day says where).
+    heatmap: mode.then((m) => (m === "twin" ? occupancy.then((d) => fetchHeatmap(d && d.heatmap_end)) : fetchHeatmap()))
+      .catch((err) => err),
   };
 }
 const BOOT = prefetch();
@@ -217,7 +225,7 @@ async function start() {
     loadCurve(BOOT.curve).finally(settled);
   }
   sampleOccupancy();
-  setInterval(sampleOccupancy, OCC_SAMPLE_MS);
+  setInterval(sampleOccupancy, mode === "twin" ? OCC_SAMPLE_SIM_MS : OCC_SAMPLE_MS);
   setInterval(loadOccupancy, OCC_REFRESH_MS);
   setInterval(loadHeatmap, HEAT_REFRESH_MS);
   setInterval(tick, 1000);
@@ -397,6 +405,31 @@ function onVehicles(msg) {
   setText($("n-search-without"), fmt(without.searching));
   setText($("n-search-with"), fmt(withS.searching));
   drawSimClock(msg.sim_time);
+}
+
+function drawSimulatedDay(current, hist) {
+  const now = K.simHours;
+  const ref = K.simDay && K.simDay.reference;
+  const refName = ref ? t("day_types")[ref.day_type] || ref.day_type : "";
+  const data = [
+    { type: "scatter", mode: "lines", x: hist.x, y: hist.y, name: `${t("sim_reference")} ${refName}`, fill: "tozeroy",
+      line: { color: "#8C8C8C", width: 3 }, fillcolor: "rgba(140,140,140,0.18)", hoverinfo: "skip" },
+    { type: "scatter", mode: "lines", x: K.occLive.x, y: K.occLive.y, name: t("today"),
+      line: { color: COLORS.blue, width: 5 }, hoverinfo: "skip" },
+    { type: "scatter", mode: "markers", x: current === null || now === null ? [] : [now], y: current === null || now === null ? [] : [current],
+      name: t("now"), showlegend: false, marker: { size: 18, color: COLORS.blue, line: { color: "#fff", width: 3 } }, hoverinfo: "skip" },
+  ];
+  const layout = {
+    margin: { l: 60, r: 14, t: 30, b: 34 }, showlegend: true, font: { family: FONT, size: 17, color: "#1d1d1b" },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 15 } },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", hovermode: false,
+    xaxis: { range: [0, 24], tickvals: [0, 6, 12, 18, 24], ticktext: [0, 6, 12, 18, 24].map((h) => `${h}${t("oclock")}`),
+             showgrid: false, fixedrange: true, linecolor: "#999" },
+    yaxis: { range: [0, 104], tickvals: [0, 50, 85], ticktext: ["0 %", "50 %", "85 %"], gridcolor: "#d8d8d8", fixedrange: true },
+    shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 85, y1: 85, line: { color: COLORS.occupied, width: 2, dash: "dash" } }],
+    datarevision: ++K.revision,
+  };
+  return Plotly.react("occupancy", data, layout, { displayModeBar: false, staticPlot: true, responsive: true });
 }
 
 function frameStats(reset = false) {
@@ -585,10 +618,13 @@ function retrySoon(loader) {
 }
 
 function fetchOccupancy() {
+  // A simulated site plots the simulated clock: its wall-clock history holds dozens of copies of the
+  // few simulated hours the demo loops. The API answers its latest whole simulated day of this kind.
+  if (K.mode === "twin") return getJSON(`/api/v1/sites/${enc(K.site)}/simulated-day?every=15m`);
   const end = new Date();
   const startAt = new Date(end.getTime() - 24 * 3600_000);
   const q = new URLSearchParams({ start: startAt.toISOString(), end: end.toISOString(), every: "15m" });
-  return getJSON(`/api/v1/sites/${encodeURIComponent(K.site)}/occupancy?${q}`);
+  return getJSON(`/api/v1/sites/${enc(K.site)}/occupancy?${q}`);
 }
 
 async function loadOccupancy(pending) {
@@ -597,15 +633,24 @@ async function loadOccupancy(pending) {
     if (data instanceof Error) throw data;
     const x = [];
     const y = [];
-    for (const p of data.points || []) {
-      x.push(new Date(p.time));
-      y.push(p.occupancy === null || p.occupancy === undefined ? null : 100 * p.occupancy);
-    }
-    K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
-    if (K.occHistory) {
-      // Live samples the history now covers are dropped, so the two lines never overlap.
-      const last = x[x.length - 1].getTime();
-      while (K.occLive.x.length && K.occLive.x[0].getTime() <= last) { K.occLive.x.shift(); K.occLive.y.shift(); }
+    if (K.mode === "twin") {
+      K.simDay = data;
+      for (const p of (data.reference && data.reference.points) || []) {
+        x.push(p.hour);
+        y.push(p.occupancy === null || p.occupancy === undefined ? null : 100 * p.occupancy);
+      }
+      K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
+    } else {
+      for (const p of data.points || []) {
+        x.push(new Date(p.time));
+        y.push(p.occupancy === null || p.occupancy === undefined ? null : 100 * p.occupancy);
+      }
+      K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
+      if (K.occHistory) {
+        // Live samples the history now covers are dropped, so the two lines never overlap.
+        const last = x[x.length - 1].getTime();
+        while (K.occLive.x.length && K.occLive.x[0].getTime() <= last) { K.occLive.x.shift(); K.occLive.y.shift(); }
+      }
     }
   } catch (err) {
     K.occHistory = null;
@@ -624,7 +669,15 @@ function liveOccupancy() {
 function sampleOccupancy() {
   const value = liveOccupancy();
   if (value === null) return;
-  K.occLive.x.push(new Date());
+  if (K.mode === "twin") {
+    if (K.simHours === null) return;
+    // The demo loops its hours: when the clock jumps back, today's line starts again.
+    const last = K.occLive.x[K.occLive.x.length - 1];
+    if (last !== undefined && K.simHours < last - 0.05) { K.occLive.x.length = 0; K.occLive.y.length = 0; }
+    K.occLive.x.push(K.simHours);
+  } else {
+    K.occLive.x.push(new Date());
+  }
   K.occLive.y.push(value);
   if (K.occLive.x.length > OCC_LIVE_MAX) { K.occLive.x.shift(); K.occLive.y.shift(); }
   K.dirty.occ = true;
@@ -639,6 +692,7 @@ function drawOccupancy() {
   const hasHistory = K.occHistory !== null;
   $("occ-card").dataset.state = hasHistory || K.occLive.x.length > 1 ? "ok" : "nodata";
   const hist = K.occHistory || { x: [], y: [] };
+  if (K.mode === "twin") return drawSimulatedDay(current, hist);
   const data = [
     { type: "scatter", mode: "lines", x: hist.x, y: hist.y, name: "history", fill: "tozeroy", connectgaps: false,
       line: { color: COLORS.blue, width: 4 }, fillcolor: "rgba(0,114,178,0.18)", hoverinfo: "skip" },
@@ -664,8 +718,9 @@ function drawOccupancy() {
 
 // ---------------------------------------------------------------- weekday × hour heatmap
 
-function fetchHeatmap() {
-  return getJSON(`/api/v1/sites/${encodeURIComponent(K.site)}/heatmap?weeks=4`);
+function fetchHeatmap(end) {
+  const until = end || (K.simDay && K.simDay.heatmap_end);
+  return getJSON(`/api/v1/sites/${enc(K.site)}/heatmap?weeks=4${until ? `&end=${encodeURIComponent(until)}` : ""}`);
 }
 
 async function loadHeatmap(pending) {
@@ -688,8 +743,11 @@ function drawHeatmap() {
   card.dataset.state = K.heat ? "ok" : "nodata";
   const days = t("weekdays");
   const heat = K.heat || { values: days.map(() => new Array(24).fill(null)), hours: [...Array(24).keys()] };
+  // The cell of now: the simulated clock on a simulated site, the wall clock elsewhere.
+  const sim = K.mode === "twin" && K.status ? simParts(K.status.sim_time) : null;
   const now = new Date();
-  const today = (now.getDay() + 6) % 7; // Monday first, as the API sends it
+  const today = sim ? sim.weekdayIndex : (now.getDay() + 6) % 7; // Monday first, as the API sends it
+  const hourNow = sim ? Math.floor(sim.hours) : now.getHours();
   const data = [{
     type: "heatmap", z: heat.values, x: heat.hours, y: days.slice(0, heat.values.length), zmin: 0, zmax: 100,
     colorscale: HEAT_SCALE, xgap: 2, ygap: 2, hoverinfo: "skip",
@@ -702,7 +760,7 @@ function drawHeatmap() {
              fixedrange: true, showgrid: false },
     yaxis: { autorange: "reversed", fixedrange: true, showgrid: false, dtick: 1, ticksuffix: " " },
     // This hour of this weekday, framed.
-    shapes: K.heat === null ? [] : [{ type: "rect", x0: now.getHours() - 0.5, x1: now.getHours() + 0.5, y0: today - 0.5, y1: today + 0.5,
+    shapes: K.heat === null ? [] : [{ type: "rect", x0: hourNow - 0.5, x1: hourNow + 0.5, y0: today - 0.5, y1: today + 0.5,
                line: { color: COLORS.blue, width: 4 } }],
     datarevision: ++K.revision,
   };

@@ -11,9 +11,9 @@ function simParts(simTime) {
   // "2026-11-21T11:40:12+01:00": the town's own local time is in the string; no time zone maths.
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(simTime || "");
   if (!m) return null;
-  const weekday = new Intl.DateTimeFormat(K.lang === "de" ? "de-DE" : "en-GB", { weekday: "long", timeZone: "UTC" })
-    .format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
-  return { weekday, hm: `${m[4]}:${m[5]}`, hours: Number(m[4]) + Number(m[5]) / 60 };
+  const day = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  const weekday = new Intl.DateTimeFormat(K.lang === "de" ? "de-DE" : "en-GB", { weekday: "long", timeZone: "UTC" }).format(day);
+  return { weekday, weekdayIndex: (day.getUTCDay() + 6) % 7, hm: `${m[4]}:${m[5]}`, hours: Number(m[4]) + Number(m[5]) / 60 };
 }
 
 function presetLabel(preset) {
@@ -25,6 +25,7 @@ function drawSimClock(simTime) {
   if (!parts) return;
   const box = $("sim-clock");
   if (box.hidden) box.hidden = false;
+  K.simHours = parts.hours;
   setText($("sim-day"), parts.weekday);
   setText($("sim-hm"), parts.hm);
   const preset = K.status && K.status.preset;
@@ -49,8 +50,13 @@ function drawStory() {
   setText($("steering"), status ? `${t("steering")[status.steering] || status.steering} · ${t("guided_share", { p: fmt(100 * status.guidance_share) })}` : "–");
   const sources = storySources(status);
   document.querySelectorAll("#headline-card .sources, #curve-card .sources").forEach((el) => setText(el, sources));
-  drawSigns(status ? status.signs || [] : []);
-  if (K.twins) for (const view of Object.values(K.twins)) if (view.signs !== (status && status.signs)) view.setSigns(status ? status.signs : []);
+  const signs = status ? status.signs || [] : [];
+  const signsJson = JSON.stringify(signs);
+  if (K.twins && signsJson !== STORY.mapSigns) {
+    STORY.mapSigns = signsJson;
+    for (const view of Object.values(K.twins)) view.setSigns(signs);
+  }
+  drawSigns(signs);
   drawHeadline(status);
   return drawCurve(status);
 }
@@ -63,38 +69,58 @@ function storySources(status) {
 
 // ---------------------------------------------------------------- the signs, as drivers read them
 
+// One sign at a time, large enough to read from the room, the next every few seconds; the town
+// map rings the sign shown.
+const SIGN_MS = 6000;
+
 function drawSigns(signs) {
-  const key = `${K.lang}|${JSON.stringify(signs)}`;
+  STORY.signs = signs;
+  if (!STORY.signTimer) {
+    STORY.signTimer = setInterval(() => { STORY.signIndex = (STORY.signIndex || 0) + 1; renderSign(); }, SIGN_MS);
+  }
+  renderSign();
+}
+
+function renderSign() {
+  const signs = STORY.signs || [];
+  const index = signs.length ? (STORY.signIndex || 0) % signs.length : 0;
+  const sign = signs[index];
+  const key = `${K.lang}|${signs.length}|${index}|${JSON.stringify(sign || null)}`;
   if (key === STORY.signsKey) return;
   STORY.signsKey = key;
   const box = $("signs");
   box.replaceChildren();
   box.dataset.count = String(signs.length);
-  if (!signs.length) {
+  if (K.twins) K.twins.with.setActiveSign(sign ? sign.id : null);
+  if (!sign) {
     const none = document.createElement("div");
     none.className = "no-signs";
     none.textContent = t("no_signs");
     box.appendChild(none);
     return;
   }
-  for (const sign of signs) {
-    const el = document.createElement("div");
-    el.className = "sign";
-    el.dataset.sign = sign.id;
-    const head = document.createElement("div");
-    head.className = "sign-head";
-    head.innerHTML = '<span class="p">P</span><span class="sid"></span>';
-    head.querySelector(".sid").textContent = sign.id.replace(/[-_]/g, " ");
-    el.appendChild(head);
-    for (const line of sign.lines) {
-      const row = document.createElement("div");
-      row.className = `sign-line${line.full ? " full" : ""}`;
-      row.innerHTML = '<span class="z"></span><span class="v"></span>';
-      row.querySelector(".z").textContent = zoneLabel(line.zone);
-      row.querySelector(".v").textContent = line.full ? t("besetzt") : String(line.free);
-      el.appendChild(row);
-    }
-    box.appendChild(el);
+  const el = document.createElement("div");
+  el.className = "sign";
+  el.dataset.sign = sign.id;
+  const head = document.createElement("div");
+  head.className = "sign-head";
+  head.innerHTML = '<span class="p">P</span><span class="sid"></span>';
+  head.querySelector(".sid").textContent = sign.id.replace(/[-_]/g, " ");
+  el.appendChild(head);
+  for (const line of sign.lines) {
+    const row = document.createElement("div");
+    row.className = `sign-line${line.full ? " full" : ""}`;
+    row.innerHTML = '<span class="z"></span><span class="v"></span>';
+    row.querySelector(".z").textContent = zoneLabel(line.zone);
+    row.querySelector(".v").textContent = line.full ? t("besetzt") : String(line.free);
+    el.appendChild(row);
+  }
+  box.appendChild(el);
+  if (signs.length > 1) {
+    const dots = document.createElement("div");
+    dots.className = "sign-dots";
+    dots.textContent = signs.map((_, i) => (i === index ? "●" : "○")).join(" ");
+    box.appendChild(dots);
   }
 }
 
@@ -119,6 +145,10 @@ function drawHeadline(status) {
   const typical = status && status.typical_day;
   card.dataset.state = typical ? "ok" : "nodata";
   setText($("headline-title"), (t("headline")[status && status.preset] || t("headline").other));
+  // While the typical day is computed (seconds, in the background) the panels say how far it got.
+  const progress = status && !typical && status.typical_day_progress !== null && status.typical_day_progress !== undefined
+    ? `${fmt(100 * status.typical_day_progress)} %` : "";
+  document.querySelectorAll("#headline-card .progress, #curve-card .progress").forEach((el) => setText(el, progress));
   if (!typical) return;
   const parts = simParts(status.sim_time);
   const saved = status.kpis && status.kpis.today ? status.kpis.today.saved : null;
@@ -178,14 +208,16 @@ function drawCurve(status) {
     line: { color: colour, width: 5, dash, shape: "spline" }, marker: { size: 11, color: colour, symbol, line: { color: "#1d1d1b", width: 1.5 } },
     hoverinfo: "skip",
   });
+  // "With" first: the dashed "without" line on top lets both show where they run together.
   const data = [
-    trace(t("without_sensors"), "without_sensors_min", COLORS.occupied, "dash", "circle"),
     trace(t("with_sensors"), "with_sensors_min", COLORS.free, "solid", "diamond"),
+    trace(t("without_sensors"), "without_sensors_min", COLORS.occupied, "dash", "circle"),
   ];
   const layout = {
     margin: { l: 58, r: 14, t: 8, b: 48 }, font: { family: FONT, size: 17, color: "#1d1d1b" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", hovermode: false,
-    showlegend: true, legend: { x: 0.01, y: 0.99, xanchor: "left", yanchor: "top", bgcolor: "rgba(251,251,248,0.9)", font: { size: 17 } },
+    showlegend: true, legend: { x: 0.01, y: 0.99, xanchor: "left", yanchor: "top", bgcolor: "rgba(251,251,248,0.9)", font: { size: 17 },
+                                traceorder: "reversed" },
     xaxis: { range: [Math.max(0, Math.min(...x) - 3), 100], ticksuffix: " %", fixedrange: true, showgrid: false, linecolor: "#999",
              title: { text: t("curve_x"), font: { size: 16 }, standoff: 6 } },
     yaxis: { rangemode: "tozero", fixedrange: true, gridcolor: "#d8d8d8", title: { text: t("curve_y"), font: { size: 16 }, standoff: 4 } },

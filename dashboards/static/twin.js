@@ -92,6 +92,9 @@ class TwinView {
 
   setSigns(signs) { this.signs = signs || []; this.baseDirty = true; }
 
+  /** The sign the side panel shows now, ringed on the map. */
+  setActiveSign(id) { if (id !== this.activeSign) { this.activeSign = id; this.baseDirty = true; } }
+
   /** Start moving every car from where it is drawn now to its new position over `intervalS`. */
   setCars(vehicles, intervalS, now) {
     const gen = ++this.generation;
@@ -173,6 +176,13 @@ class TwinView {
         g.strokeRect(x - size / 2, y - size / 2, size, size);
         g.fillStyle = "#fff";
         g.fillText("P", x, y + this.dpr);
+        if (sign.id === this.activeSign) {
+          g.strokeStyle = TWIN_STYLE.sign;
+          g.lineWidth = 4 * this.dpr;
+          g.beginPath();
+          g.arc(x, y, size * 1.1, 0, 2 * Math.PI);
+          g.stroke();
+        }
       }
     }
     this.baseDirty = false;
