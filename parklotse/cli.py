@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="replay: say what would be sent, send nothing"
     )
 
+    forecast = sub.add_parser(
+        "forecast", help="occupancy forecasts: back-test the forecaster against simple baselines on a CSV"
+    )
+    from forecast.command import add_arguments as add_forecast_arguments
+
+    add_forecast_arguments(forecast)
+
     demo = sub.add_parser(
         "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
     )
@@ -186,6 +193,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if result.ok else 2
     if args.command == "deadletters":
         return _deadletters(args)
+    if args.command == "forecast":
+        from forecast.command import run as run_forecast
+
+        return run_forecast(args)
     if args.command == "demo":
         from parklotse.demo import run_demo
 
