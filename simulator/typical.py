@@ -216,6 +216,13 @@ class TypicalDays:
         return self.result
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop at once: a running task is of no use any more, and exit would wait for it."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # ProcessPoolExecutor keeps its workers in _processes (cleared by shutdown); terminating them
+        # lets this process exit now instead of after the running task.
+        workers = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()
