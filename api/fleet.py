@@ -267,7 +267,9 @@ class FleetMonitor:
         now = self._clock()
         slow = self._slow.get(site.id)
         if slow is None or now - slow.read_ns >= self.settings.fleet_slow_refresh_s * 1e9:
-            slow = self._slow[site.id] = await read_slow(self.store, site.id, now, self.thresholds)
+            battery_every = int(self.settings.fleet_battery_refresh_s * 1e9)
+            slow = await read_slow(self.store, site.id, now, self.thresholds, slow, battery_every)
+            self._slow[site.id] = slow
         fast = await read_fast(self.store, site.id, now)
         facts = assemble(site, self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
         previous = self._reports.get(site.id)

@@ -26,6 +26,7 @@ class ApiSettings(CommonSettings):
     fleet_enabled: bool = True
     fleet_refresh_s: float = Field(default=60.0, gt=0)
     fleet_slow_refresh_s: float = Field(default=900.0, gt=0)
+    fleet_battery_refresh_s: float = Field(default=6 * 3600.0, gt=0)
     fleet_silent_after_s: float = Field(default=25 * 3600.0, gt=0)
     fleet_silent_after_s_by_codec: dict[str, float] = Field(default_factory=dict)
     fleet_stuck_occupied_s: float = Field(default=72 * 3600.0, gt=0)

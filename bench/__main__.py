@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["ingest", "spool", "simulator", "history", "kiosk", "api"]
+BENCHES = ["ingest", "spool", "simulator", "history", "kiosk", "api", "fleet"]
 
 
 def main() -> int:

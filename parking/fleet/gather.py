@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from parking.events import BayStatus
 from parking.fleet.deadletters import Refusal
-from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, SiteFacts, Thresholds
+from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, SiteFacts, Thresholds, Trend, fit_trend
 from parking.history import ROLLUP_NS, parse_rollup, rollup_query
 from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH, influxql_string
 from parking.registry import Site
@@ -34,8 +34,11 @@ class SlowFacts:
     first_ns: Mapping[str, int] = field(default_factory=dict)  # first reading per bay since window_start_ns
     window_start_ns: int = 0
     radio: Mapping[str, tuple[float | None, float | None, int]] = field(default_factory=dict)
-    battery_v_days: Mapping[str, list[tuple[int, float]]] = field(default_factory=dict)
-    battery_pct_days: Mapping[str, list[tuple[int, float]]] = field(default_factory=dict)
+    battery_read_ns: int = 0  # when the battery series were read (they hold whole UTC days before that day)
+    battery_v: Mapping[str, tuple[float, Trend | None]] = field(
+        default_factory=dict
+    )  # last day's mean, trend
+    battery_pct: Mapping[str, tuple[float, Trend | None]] = field(default_factory=dict)
     site: SiteFacts = field(default_factory=SiteFacts)
 
 
@@ -71,10 +74,10 @@ def radio_query(site: str, start_ns: int) -> str:
 
 
 def battery_query(site: str, start_ns: int, end_ns: int) -> str:
-    offset = end_ns % DAY_NS
+    """Daily means per bay over whole UTC days."""
     return (
         f"SELECT mean(battery_v) AS v, mean(battery_pct) AS pct FROM {SENSOR_HEALTH} "
-        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY time(1d, {offset}ns), bay fill(none)"
+        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY time(1d), bay fill(none)"
     )
 
 
@@ -129,7 +132,12 @@ def parse_radio(series: Iterable[Series]) -> dict[str, tuple[float | None, float
     return radio
 
 
-def parse_battery(series: Iterable[Series], column: str) -> dict[str, list[tuple[int, float]]]:
+def parse_battery(series: Iterable[Series], column: str) -> dict[str, tuple[float, Trend | None]]:
+    """Per bay: the latest daily mean and the trend through them (fitted once per read)."""
+    return {bay: (days[-1][1], fit_trend(days)) for bay, days in battery_days(series, column).items()}
+
+
+def battery_days(series: Iterable[Series], column: str) -> dict[str, list[tuple[int, float]]]:
     days: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for s in series:
         bay = s.tags.get("bay")
@@ -162,21 +170,37 @@ async def read_fast(store: InfluxStore, site: str, now_ns: int) -> dict[str, int
     return parse_changes(await store.query(changes_query(site, now_ns - HOUR_NS), epoch="ns"))
 
 
-async def read_slow(store: InfluxStore, site: str, now_ns: int, thresholds: Thresholds) -> SlowFacts:
-    """Battery, radio, status starts and the site's daily figures: six queries for the whole site."""
+async def read_slow(
+    store: InfluxStore,
+    site: str,
+    now_ns: int,
+    thresholds: Thresholds,
+    previous: SlowFacts | None = None,
+    battery_every_ns: int = DAY_NS,
+) -> SlowFacts:
+    """Status starts, radio and the site's daily figures; the battery series on a new day or after
+    ``battery_every_ns``. A few queries for the whole site."""
     longest_hold = int(max(thresholds.stuck_free_s, thresholds.stuck_occupied_s) * 1e9)
     window_start = now_ns - longest_hold - DAY_NS
     days_start = now_ns - SITE_DAYS * DAY_NS
-    battery_days = max(14, thresholds.battery_min_days)
     statements = [
         last_change_query(site, window_start),
         first_reading_query(site, window_start),
         radio_query(site, now_ns - DAY_NS),
-        battery_query(site, now_ns - battery_days * DAY_NS, now_ns),
         reporting_query(site, days_start, now_ns),
     ]
     # One request per statement: InfluxDB answers a multi-statement query only as a whole.
-    changed, first, radio, battery, reporting = [await store.query(q, epoch="ns") for q in statements]
+    changed, first, radio, reporting = [await store.query(q, epoch="ns") for q in statements]
+    # Daily means of whole days change once a day, and over a city they are the biggest read.
+    today = now_ns - now_ns % DAY_NS
+    fresh = previous is not None and today <= previous.battery_read_ns > now_ns - battery_every_ns
+    if previous is not None and fresh:
+        read_at, volts, percent = previous.battery_read_ns, previous.battery_v, previous.battery_pct
+    else:
+        read_at = now_ns
+        battery_days = max(14, thresholds.battery_min_days)
+        battery = await store.query(battery_query(site, today - battery_days * DAY_NS, today), epoch="ns")
+        volts, percent = parse_battery(battery, "v"), parse_battery(battery, "pct")
     hours_start = days_start - days_start % HOUR_NS
     rollup = await store.query(
         rollup_query(site, None, hours_start, now_ns, ROLLUP_NS, fields=("occupied", "samples")), epoch="ns"
@@ -188,8 +212,9 @@ async def read_slow(store: InfluxStore, site: str, now_ns: int, thresholds: Thre
         first_ns=parse_first_reading(first),
         window_start_ns=window_start,
         radio=parse_radio(radio),
-        battery_v_days=parse_battery(battery, "v"),
-        battery_pct_days=parse_battery(battery, "pct"),
+        battery_read_ns=read_at,
+        battery_v=volts,
+        battery_pct=percent,
         site=SiteFacts(parse_reporting(reporting), daily_swing(hourly, now_ns)),
     )
 
@@ -209,8 +234,8 @@ def status_since(state: BayState, slow: SlowFacts) -> int | None:
     return min(live, stored)
 
 
-def _latest(live: float | None, days: list[tuple[int, float]] | tuple[()]) -> float | None:
-    return live if live is not None else (days[-1][1] if days else None)
+def _latest(live: float | None, stored: tuple[float, Trend | None] | None) -> float | None:
+    return live if live is not None else (None if stored is None else stored[0])
 
 
 def assemble(
@@ -224,22 +249,27 @@ def assemble(
     states = list(states)
     since = {s.bay: status_since(s, slow) for s in states}
     # The two latest changes per zone, so each bay can be compared with the rest of its zone.
-    latest: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    latest: dict[str, list[tuple[int, str]]] = {}
     for s in states:
         t = since[s.bay]
-        if t is not None and s.status in (BayStatus.FREE, BayStatus.OCCUPIED):
-            top = latest[site.bays[s.bay].zone]
+        if t is None or s.status not in (BayStatus.FREE, BayStatus.OCCUPIED):
+            continue
+        top = latest.setdefault(site.bays[s.bay].zone, [])
+        if len(top) < 2:
             top.append((t, s.bay))
             top.sort(reverse=True)
-            del top[2:]
+        elif t > top[1][0]:
+            top[1] = (t, s.bay)
+            if t > top[0][0]:
+                top.reverse()
     facts = []
     for s in states:
         bay = site.bays[s.bay]
         others = [t for t, b in latest.get(bay.zone, []) if b != s.bay]
         rssi, snr, messages = slow.radio.get(s.bay, (None, None, 0))
         refused, last_refusal = refusals.get(s.bay, (0, None))
-        volts = slow.battery_v_days.get(s.bay, ())
-        percent = slow.battery_pct_days.get(s.bay, ())
+        volts = slow.battery_v.get(s.bay)
+        percent = slow.battery_pct.get(s.bay)
         facts.append(
             BayFacts(
                 site=site.id,
@@ -254,8 +284,8 @@ def assemble(
                 # After a restart the live state knows no battery until the next reading.
                 battery_v=_latest(s.battery_v, volts),
                 battery_pct=_latest(s.battery_pct, percent),
-                battery_v_days=volts,
-                battery_pct_days=percent,
+                battery_v_trend=None if volts is None else volts[1],
+                battery_pct_trend=None if percent is None else percent[1],
                 rssi_median=rssi,
                 snr_median=snr,
                 radio_messages=messages,

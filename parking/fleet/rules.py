@@ -78,13 +78,55 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class Trend:
+    """A least-squares line through daily means: its value on the last day and its slope per day."""
+
+    value: float
+    slope_per_day: float
+    days: int
+
+    def days_to(self, level: float) -> float | None:
+        """Days from the last day until the line reaches ``level``; None if it is not falling."""
+        if self.slope_per_day >= 0:
+            return None
+        return max(0.0, (self.value - level) / -self.slope_per_day)
+
+
+def fit_trend(series: Sequence[tuple[int, float]]) -> Trend | None:
+    """The line through (day start, daily mean) pairs, oldest first; None below two days.
+
+    Daily means, so one odd reading (a cold night) moves the line little.
+    """
+    n = len(series)
+    if n < 2:
+        return None
+    t0 = series[0][0]
+    sx = sy = sxx = sxy = 0.0
+    for t, y in series:
+        x = (t - t0) / DAY_NS
+        sx += x
+        sy += y
+        sxx += x * x
+        sxy += x * y
+    denominator = n * sxx - sx * sx
+    if denominator <= 0:
+        return None
+    slope = (n * sxy - sx * sy) / denominator
+    last_x = (series[-1][0] - t0) / DAY_NS
+    return Trend((sy - slope * sx) / n + slope * last_x, slope, n)
+
+
+# Not frozen: a city's 10,080 facts are made on every evaluation, and a frozen dataclass takes twice
+# as long to make. Nothing changes them after ``assemble``.
+@dataclass(slots=True)
 class BayFacts:
     """What the data says about one bay's sensor.
 
     Times are epoch nanoseconds. ``changes_last_hour`` counts status changes in the hour before
-    now; ``battery_v_days``/``battery_pct_days`` are (day start, daily mean) pairs, oldest first;
-    ``rssi_median``/``snr_median`` and ``radio_messages`` cover the last day, as does
-    ``rejected``; ``zone_last_change_ns`` is the latest status change of any *other* bay of its zone.
+    now; ``battery_v_trend``/``battery_pct_trend`` are fitted to the daily means of the last two
+    weeks (``fit_trend``); ``rssi_median``/``snr_median`` and ``radio_messages`` cover the last
+    day, as does ``rejected``; ``zone_last_change_ns`` is the latest status change of any *other*
+    bay of its zone.
     """
 
     site: str
@@ -98,8 +140,8 @@ class BayFacts:
     changes_last_hour: int = 0
     battery_v: float | None = None
     battery_pct: float | None = None
-    battery_v_days: Sequence[tuple[int, float]] = ()
-    battery_pct_days: Sequence[tuple[int, float]] = ()
+    battery_v_trend: Trend | None = None
+    battery_pct_trend: Trend | None = None
     rssi_median: float | None = None
     snr_median: float | None = None
     radio_messages: int = 0
@@ -216,39 +258,21 @@ def battery_low(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
     return None
 
 
-def days_to_reach(series: Sequence[tuple[int, float]], level: float) -> float | None:
-    """Days until a least-squares line through ``series`` falls to ``level``; None if not falling.
-
-    The line is fitted to daily means, so one odd reading (a cold night) moves it little.
-    """
-    if len(series) < 2:
-        return None
-    xs = [t / DAY_NS for t, _ in series]
-    ys = [v for _, v in series]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    if slope >= 0:
-        return None
-    now_value = my + slope * (xs[-1] - mx)
-    return max(0.0, (now_value - level) / -slope)
-
-
 def battery_falling(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
-    candidates = []
-    if len(f.battery_v_days) >= t.battery_min_days:
-        candidates.append(days_to_reach(f.battery_v_days, t.low_volts(f.codec)))
-    if len(f.battery_pct_days) >= t.battery_min_days:
-        candidates.append(days_to_reach(f.battery_pct_days, t.battery_low_pct))
-    known = [d for d in candidates if d is not None]
+    estimates = [
+        (trend.days_to(level), trend.days)
+        for trend, level in (
+            (f.battery_v_trend, t.low_volts(f.codec)),
+            (f.battery_pct_trend, t.battery_low_pct),
+        )
+        if trend is not None and trend.days >= t.battery_min_days
+    ]
+    known = [(days, span) for days, span in estimates if days is not None]
     if not known:
         return None
-    days = min(known)
+    days, span = min(known)
     if days >= t.battery_empty_days:
         return None
-    span = max(len(f.battery_v_days), len(f.battery_pct_days))
     return Problem(
         ProblemCode.BATTERY_FALLING,
         None,

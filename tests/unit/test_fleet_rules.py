@@ -16,9 +16,9 @@ from parking.fleet.rules import (
     SiteFacts,
     SiteProblemCode,
     Thresholds,
-    days_to_reach,
     evaluate_bay,
     evaluate_site,
+    fit_trend,
     keep_since,
 )
 
@@ -39,7 +39,7 @@ def fine(**changes: object) -> BayFacts:
         "last_seen_ns": NOW - 60 * 1_000_000_000,
         "changes_last_hour": 2,
         "battery_v": 3.6,
-        "battery_v_days": [(NOW - d * DAY_NS, 3.6) for d in range(10, 0, -1)],
+        "battery_v_trend": fit_trend([(NOW - d * DAY_NS, 3.6) for d in range(10, 0, -1)]),
         "rssi_median": -95.0,
         "snr_median": 7.0,
         "radio_messages": 40,
@@ -104,41 +104,49 @@ def test_flapping_above_20_changes_an_hour() -> None:
 
 
 def test_battery_low_below_3_2_volts() -> None:
-    problems = evaluate_bay(fine(battery_v=3.1, battery_v_days=()), T, NOW)
+    problems = evaluate_bay(fine(battery_v=3.1, battery_v_trend=None), T, NOW)
     assert [p.code for p in problems] == [ProblemCode.BATTERY_LOW]
     assert "3,10 V" in problems[0].message_de and "3.10 V" in problems[0].message_en
 
 
 def test_battery_low_below_20_percent_where_only_percent_is_known() -> None:
-    assert codes(fine(battery_v=None, battery_v_days=(), battery_pct=15.0)) == [ProblemCode.BATTERY_LOW]
+    assert codes(fine(battery_v=None, battery_v_trend=None, battery_pct=15.0)) == [ProblemCode.BATTERY_LOW]
 
 
 def test_a_codec_can_have_its_own_battery_threshold() -> None:
     thresholds = Thresholds(battery_low_v_by_codec={"bosch-pls": 3.0})
-    assert codes(fine(battery_v=3.1, battery_v_days=()), thresholds) == []
+    assert codes(fine(battery_v=3.1, battery_v_trend=None), thresholds) == []
 
 
 def test_battery_falling_when_the_trend_reaches_the_threshold_within_30_days() -> None:
     # 3.6 V falling 0.02 V a day reaches 3.2 V in 20 days.
     days = [(NOW - d * DAY_NS, 3.6 - 0.02 * (10 - d)) for d in range(10, -1, -1)]
-    problems = evaluate_bay(fine(battery_v_days=days, battery_v=days[-1][1]), T, NOW)
+    problems = evaluate_bay(fine(battery_v_trend=fit_trend(days), battery_v=days[-1][1]), T, NOW)
     assert [p.code for p in problems] == [ProblemCode.BATTERY_FALLING]
     assert "in 10 Tagen" in problems[0].message_de or "in 10 days" in problems[0].message_en
 
 
 def test_a_slow_battery_decline_is_fine() -> None:
     days = [(NOW - d * DAY_NS, 3.6 - 0.001 * (10 - d)) for d in range(10, -1, -1)]
-    assert codes(fine(battery_v_days=days)) == []
+    assert codes(fine(battery_v_trend=fit_trend(days))) == []
 
 
 def test_battery_trend_needs_three_days() -> None:
     days = [(NOW - DAY_NS, 3.6), (NOW, 3.3)]
-    assert codes(fine(battery_v_days=days, battery_v=3.3)) == []
+    assert codes(fine(battery_v_trend=fit_trend(days), battery_v=3.3)) == []
 
 
-def test_days_to_reach_is_none_for_a_rising_series() -> None:
-    assert days_to_reach([(0, 3.0), (DAY_NS, 3.1), (2 * DAY_NS, 3.2)], 2.0) is None
-    assert days_to_reach([(0, 3.0), (DAY_NS, 2.9), (2 * DAY_NS, 2.8)], 2.0) == pytest.approx(8.0)
+def test_a_rising_battery_never_reaches_the_threshold() -> None:
+    rising = fit_trend([(0, 3.0), (DAY_NS, 3.1), (2 * DAY_NS, 3.2)])
+    assert rising is not None and rising.days_to(2.0) is None
+
+
+def test_the_trend_is_the_least_squares_line_through_the_daily_means() -> None:
+    falling = fit_trend([(0, 3.0), (DAY_NS, 2.85), (2 * DAY_NS, 2.8)])
+    assert falling is not None
+    assert falling.slope_per_day == pytest.approx(-0.1)
+    assert falling.value == pytest.approx(2.7833, abs=1e-4)
+    assert falling.days_to(2.0) == pytest.approx(7.833, abs=1e-3)
 
 
 def test_weak_radio_when_the_median_rssi_is_below_minus_120() -> None:
@@ -161,7 +169,7 @@ def test_rejected_when_more_than_five_messages_were_refused_in_a_day() -> None:
 
 
 def test_problems_come_in_the_order_of_the_codes() -> None:
-    facts = fine(changes_last_hour=30, battery_v=3.0, battery_v_days=(), rejected=9)
+    facts = fine(changes_last_hour=30, battery_v=3.0, battery_v_trend=None, rejected=9)
     assert codes(facts) == [ProblemCode.FLAPPING, ProblemCode.BATTERY_LOW, ProblemCode.REJECTED]
 
 

@@ -1,0 +1,213 @@
+"""Fleet health for the city scenario (10,080 bays): the rules, and a whole evaluation against InfluxDB.
+
+    python -m bench fleet [--repeat 20] [--no-influx]
+
+1. The pure rules (``parking/fleet/rules.py``) over 10,080 bays whose facts mix healthy sensors with
+   every kind of problem, median of ``--repeat`` runs. Baseline in the same run: the pass the API
+   already makes over the same bays whenever a site changes (``api.current.shown_states``, which
+   marks silent sensors unknown), so the ratio says what the rules cost next to existing work.
+2. Unless ``--no-influx``: a local influxd (Debian's, in a temporary folder) gets a day of readings
+   of every bay (a change about every two hours, a heartbeat every three, battery and radio with
+   each) and two weeks of daily battery readings; then the monitor's reads (the fast query of every
+   evaluation, the slow ones of every 15 minutes), the joining of facts and the rules are timed as
+   the API runs them. Target: a whole evaluation of the city under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+# Runnable as a plain script from a checkout, without installing the project.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.current import shown_states
+from api.fleet import evaluate
+from parking.events import BayStatus
+from parking.fleet.gather import assemble, read_fast, read_slow
+from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, Thresholds, evaluate_bay, fit_trend
+from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH
+from parking.registry import Site
+from parking.settings import DEFAULT_SITES_DIR
+from parking.state import BayState
+from parking.store import InfluxStore
+from parklotse.servers import LocalInfluxDB
+from simulator.grid import resolve_site
+from simulator.scenario import load_scenario
+
+S = 1_000_000_000
+DB = "bench"
+TARGET_S = 1.0
+
+
+def city_site() -> Site:
+    return resolve_site(load_scenario("city"), DEFAULT_SITES_DIR)
+
+
+def mixed_facts(site: Site, now: int, seed: int = 1) -> list[BayFacts]:
+    """Healthy sensors, and about a third with one of the problems (more than a real fleet: each
+    problem costs its two sentences), with battery trends, radio and zone facts for every bay."""
+    rng = random.Random(seed)
+    facts = []
+    for bay in site.bays.values():
+        kind = rng.randrange(20)
+        last_seen = now - rng.randrange(60, 3 * 3600) * S
+        battery = [
+            (now - d * DAY_NS, 3.6 - (0.02 if kind == 4 else 0.001) * (14 - d)) for d in range(14, 0, -1)
+        ]
+        facts.append(
+            BayFacts(
+                site=site.id,
+                bay=bay.id,
+                zone=bay.zone,
+                device=bay.device_id,
+                codec=bay.codec,
+                status=BayStatus.OCCUPIED if kind == 1 or rng.random() < 0.5 else BayStatus.FREE,
+                since_ns=now - (80 * HOUR_NS if kind == 1 else rng.randrange(60, 6 * 3600) * S),
+                last_seen_ns=now - 30 * HOUR_NS if kind == 0 else last_seen,
+                changes_last_hour=30 if kind == 2 else rng.randrange(0, 4),
+                battery_v=3.1 if kind == 3 else battery[-1][1],
+                battery_v_trend=fit_trend(battery),
+                rssi_median=-125.0 if kind == 5 else rng.uniform(-115, -70),
+                snr_median=rng.uniform(-10, 10),
+                radio_messages=rng.randrange(5, 40),
+                rejected=9 if kind == 6 else 0,
+                rejected_reason="bad_frame" if kind == 6 else None,
+                zone_last_change_ns=now - 300 * S,
+            )
+        )
+    return facts
+
+
+def median_time(run: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_rules(site: Site, repeat: int) -> None:
+    now = time.time_ns()
+    facts = mixed_facts(site, now)
+    thresholds = Thresholds()
+    states = [BayState(site.id, f.bay, f.status, f.since_ns, f.last_seen_ns, f.battery_v) for f in facts]
+
+    def rules() -> int:
+        return sum(len(evaluate_bay(f, thresholds, now)) for f in facts)
+
+    found = rules()
+    rules_s = median_time(rules, repeat)
+    baseline_s = median_time(lambda: shown_states(states, now, 6 * 3600 * S), repeat)
+    print(f"1. rules over {len(facts):,} bays ({found:,} problems found), median of {repeat} runs:")
+    print(f"   rules                               {rules_s * 1000:8.1f} ms")
+    print(f"   baseline: the current view's pass   {baseline_s * 1000:8.1f} ms")
+    ratio = rules_s / baseline_s
+    print(f"   ratio rules / baseline              {ratio:8.1f}x   (target: rules < {TARGET_S:g} s)")
+
+
+def day_lines(site: Site, now: int, seed: int = 2) -> list[str]:
+    rng = random.Random(seed)
+    lines = []
+    for bay in site.bays:
+        tags = f"bay={bay},site={site.id}"
+        t, occupied = now - DAY_NS + rng.randrange(0, 3600) * S, rng.random() < 0.5
+        while t < now:
+            following = t + max(60, int(rng.expovariate(1 / 7200))) * S
+            beat = t
+            while beat < min(following, now):
+                lines.append(f"{BAY_STATUS},{tags} occupied={int(occupied)}i {beat}")
+                rssi, snr = rng.uniform(-118, -80), rng.uniform(-8, 9)
+                lines.append(f"{SENSOR_HEALTH},{tags} battery_v=3.55,rssi={rssi:.1f},snr={snr:.1f} {beat}")
+                beat += 3 * 3600 * S
+            occupied, t = not occupied, following
+        for d in range(1, 14):
+            lines.append(f"{SENSOR_HEALTH},{tags} battery_v={3.6 - 0.002 * (14 - d):.4f} {now - d * DAY_NS}")
+    return lines
+
+
+def write(url: str, lines: list[str]) -> None:
+    with httpx.Client(base_url=url, timeout=300) as client:
+        client.post("/query", params={"q": f'CREATE DATABASE "{DB}"'}).raise_for_status()
+        for i in range(0, len(lines), 50_000):
+            client.post(
+                "/write", params={"db": DB}, content="\n".join(lines[i : i + 50_000])
+            ).raise_for_status()
+
+
+async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str, float]:
+    thresholds = Thresholds()
+    states = [BayState(site.id, bay, BayStatus.FREE, now - HOUR_NS, now - 600 * S, 3.55) for bay in site.bays]
+    timings: dict[str, list[float]] = {"fast": [], "slow": [], "slow_full": [], "assemble": [], "rules": []}
+    async with InfluxStore(url, DB, timeout_s=120) as store:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            full = await read_slow(store, site.id, now, thresholds)
+            timings["slow_full"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            slow = await read_slow(store, site.id, now, thresholds, full)
+            timings["slow"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            fast = await read_fast(store, site.id, now)
+            timings["fast"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            facts = assemble(site, states, fast, slow, {})
+            timings["assemble"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await evaluate(site, facts, slow, thresholds, now, None)
+            timings["rules"].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def bench_influx(site: Site, repeat: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="parklotse-bench-fleet-") as tmp:
+        influx = LocalInfluxDB(Path(tmp) / "influxdb")
+        influx.start()
+        try:
+            now = time.time_ns()
+            started = time.perf_counter()
+            lines = day_lines(site, now)
+            write(influx.url, lines)
+            print(
+                f"2. wrote {len(lines):,} points (a day of readings, 14 days of battery) in "
+                f"{time.perf_counter() - started:.1f} s; a whole evaluation, median of {repeat} runs:"
+            )
+            t = asyncio.run(evaluate_city(influx.url, site, now, repeat))
+        finally:
+            influx.stop()
+    every = t["fast"] + t["assemble"] + t["rules"]
+    print(f"   fast read (status changes, last hour)      {t['fast'] * 1000:8.1f} ms   every evaluation")
+    print(f"   joining the facts (assemble)               {t['assemble'] * 1000:8.1f} ms   every evaluation")
+    print(f"   rules, yielding to the event loop          {t['rules'] * 1000:8.1f} ms   every evaluation")
+    print(f"   slow reads (radio, status starts, site)    {t['slow'] * 1000:8.1f} ms   every 15 minutes")
+    print(f"   the same with the battery series           {t['slow_full'] * 1000:8.1f} ms   every 6 hours")
+    print(f"   an evaluation                              {every * 1000:8.1f} ms   (target < {TARGET_S:g} s)")
+    print(f"   an evaluation with the slow reads          {(every + t['slow']) * 1000:8.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench fleet", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--repeat", type=int, default=20, help="runs per measurement (default 20)")
+    parser.add_argument("--no-influx", action="store_true", help="only the pure rules, no InfluxDB")
+    args = parser.parse_args(argv)
+    site = city_site()
+    print(f"city: {len(site.bays):,} bays in {len(site.zones)} zones")
+    bench_rules(site, args.repeat)
+    if not args.no_influx:
+        bench_influx(site, max(3, args.repeat // 4))
+
+
+if __name__ == "__main__":
+    main()
