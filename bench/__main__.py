@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [ingest|spool|simulator|history|kiosk ...]`` (default: all)."""
+"""Run the benchmarks: ``python -m bench [ingest|spool|simulator|positions|history|kiosk|api]`` (all)."""
 
 from __future__ import annotations
 
