@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ class Site:
     center: tuple[float, float] = (0.0, 0.0)
     source: Path | None = None
     properties: Mapping[str, Any] = field(default_factory=dict)
+    # When the site file was last changed, as read with it (open-data exports' static data time).
+    modified_ns: int | None = None
 
     @property
     def zones(self) -> tuple[str, ...]:
@@ -155,6 +157,7 @@ def load_registry(sites_dir: Path) -> Registry:
 
 def load_site(path: Path) -> Site:
     try:
+        modified_ns = path.stat().st_mtime_ns
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise SiteFileError(path, "", f"cannot read the file: {exc}") from exc
@@ -162,7 +165,7 @@ def load_site(path: Path) -> Site:
         raise SiteFileError(
             path, f"line {exc.lineno} column {exc.colno}", f"not valid JSON: {exc.msg}"
         ) from exc
-    return parse_site(document, path)
+    return replace(parse_site(document, path), modified_ns=modified_ns)
 
 
 def parse_site(document: Any, path: Path) -> Site:

@@ -16,6 +16,11 @@ Choices where the format leaves room:
 * A site's ``realtime_capacity`` is every bay that is not closed; ``realtime_free_capacity`` counts
   only bays reported free (unknown bays are not assumed free). Both are left out when no bay
   of the site is live.
+* ``static_data_updated_at`` (required by ParkAPI for sites and spots) is when the site file was
+  last changed, as read at start-up: the site file is the static data.
+
+``tests/unit/test_opendata_official.py`` validates both exports with ParkAPI's own input models
+(parkapi-sources 0.38.5, the version park-api-v3 pins).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def parkapi_parking_site(
     stale_after_ns: int | None = None,
     static_data_updated_ns: int | None = None,
 ) -> dict[str, Any]:
-    """The site as one ParkAPI v3 parking site (type ON_STREET) with its realtime capacities."""
+    """The site as one ParkAPI v3 parking site (purpose CAR, type ON_STREET) with its realtime capacities."""
     views = bay_views(site, states, now_ns, stale_after_ns)
     counts = StatusCounts.of(views)
     live = counts.live > 0
@@ -65,6 +70,7 @@ def parkapi_parking_site(
         "uid": site.id,
         "name": site.name,
         "description": site_description(site),
+        "purpose": "CAR",
         "type": "ON_STREET",
         "lat": round(lat, _COORDINATE_DECIMALS),
         "lon": round(lon, _COORDINATE_DECIMALS),

@@ -61,7 +61,15 @@ def parkapi_sites(site: SiteDep, services: ServicesDep) -> dict[str, Any]:
     """The site as a ParkAPI v3 parking site (list envelope)."""
     states = list(services.live.site_bays(site.id))
     return parkapi_list(
-        [parkapi_parking_site(site, states, time.time_ns(), stale_after_ns=_stale_ns(services))]
+        [
+            parkapi_parking_site(
+                site,
+                states,
+                time.time_ns(),
+                stale_after_ns=_stale_ns(services),
+                static_data_updated_ns=site.modified_ns,
+            )
+        ]
     )
 
 
@@ -70,7 +78,13 @@ def parkapi_spots(site: SiteDep, services: ServicesDep) -> dict[str, Any]:
     """Every bay as a ParkAPI v3 parking spot (list envelope)."""
     states = list(services.live.site_bays(site.id))
     return parkapi_list(
-        parkapi_parking_spots(site, states, time.time_ns(), stale_after_ns=_stale_ns(services))
+        parkapi_parking_spots(
+            site,
+            states,
+            time.time_ns(),
+            stale_after_ns=_stale_ns(services),
+            static_data_updated_ns=site.modified_ns,
+        )
     )
 
 
