@@ -3,6 +3,9 @@
 paho-mqtt runs its network loop in its own thread; messages cross into asyncio through a bounded
 hand-off (a semaphore the paho thread waits on), so memory stays bounded even for QoS 0 floods. The
 writer batches, decodes, stores and only then acknowledges, in order.
+
+Retained messages on the sensor topics are old news, not readings: the subscriptions ask the broker
+not to replay them (MQTT v5 Retain Handling 2), and one that arrives anyway is acknowledged unread.
 """
 
 from __future__ import annotations
@@ -24,19 +27,20 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.deadletters import DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
+from ingest.deadletters import KEEP_PAYLOAD_BYTES, DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
 from ingest.decode import DecodeLimits, decode
 from ingest.metrics import IngestMetrics
 from ingest.rejections import Reason, Rejection
 from ingest.settings import IngestSettings
 from ingest.spool import Spool, SpoolFull
+from ingest.takeover import SESSION_TAKEN_OVER, ClientIdTakenOver, TakeoverWatch
 from parking import topics
-from parking.events import BayReading, ns_to_rfc3339
+from parking.events import BayReading, DroppedField, ns_to_rfc3339
 from parking.lineprotocol import reading_lines
 from parking.mqtt import make_client
 from parking.queries import latest_states
 from parking.registry import Registry
-from parking.state import BayState, LiveState
+from parking.state import BayState, LiveState, supersedes
 from parking.store import InfluxStore, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ class Inbound:
     generation: int
     received_ns: int
     received_mono: float
+    retained: bool = False
 
 
 @dataclass(slots=True)
@@ -61,6 +66,14 @@ class Batch:
 
     def lines(self) -> list[str]:
         return [line for reading in self.readings for line in reading_lines(reading)]
+
+
+# Retain Handling 2: the broker sends no retained message when we subscribe. A retained sensor
+# message is one already received (or from before this ingester's session existed); replayed at
+# each connect it would store an old reading again at a new receive time, or dead-letter again.
+SENSOR_SUBSCRIPTION = SubscribeOptions(
+    qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+)
 
 
 def subscription_filters(share_group: str | None) -> list[str]:
@@ -102,6 +115,8 @@ class Ingester:
         self._space.set()
         self._generation = 0
         self._connected = threading.Event()
+        self._takeover = TakeoverWatch()
+        self._fatal: ClientIdTakenOver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
         self._last_message_mono = time.monotonic()
@@ -116,17 +131,33 @@ class Ingester:
             log.error("broker refused the connection: %s", reason)
             return
         self._generation += 1
-        options = SubscribeOptions(qos=1, noLocal=True)
-        client.subscribe([(f, options) for f in subscription_filters(self.settings.share_group)])
-        self._connected.set()
+        self._takeover.connected(time.monotonic())
+        client.subscribe([(f, SENSOR_SUBSCRIPTION) for f in subscription_filters(self.settings.share_group)])
         self.metrics.connected.set(1)
         log.info("connected to %s (session present: %s)", self.settings.mqtt_url, flags.session_present)
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[ReasonCode], _p: Any) -> None:
+        filters = subscription_filters(self.settings.share_group)
+        for topic_filter, reason in zip(filters, reasons, strict=False):
+            if reason.is_failure:
+                log.error("broker refused the subscription to %r: %s", topic_filter, reason)
+        # Ready (healthy) once the subscriptions are in place, not merely connected.
+        if any(not reason.is_failure for reason in reasons):
+            self._connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         # Acks owed for this connection are void now; the broker redelivers those messages.
         self._generation += 1
         self._connected.clear()
         self.metrics.connected.set(0)
+        if self._takeover.lost(time.monotonic(), reason.value, reason.is_failure):
+            self._fatal = ClientIdTakenOver(
+                self.settings.ingest_client_id, told_by_broker=reason.value == SESSION_TAKEN_OVER
+            )
+            client.disconnect()  # no reconnect: taking the session back would only throw the other off
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            return
         if reason.is_failure or reason.value != 0:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
@@ -139,6 +170,7 @@ class Ingester:
             self._generation,
             time.time_ns(),
             time.monotonic(),
+            bool(message.retain),
         )
         while len(self._inbox) >= self._max_pending:
             self._space.clear()
@@ -157,6 +189,8 @@ class Ingester:
 
         The broker connection starts at once, whether InfluxDB is up or not: while it is down,
         batches go to the spool, so even a first start against a dead database loses nothing.
+        Raises ``ClientIdTakenOver`` (after setting ``stop``, so the whole process ends) when
+        another client uses our client id.
         """
         self._loop = asyncio.get_running_loop()
         client = self._connect()
@@ -167,7 +201,7 @@ class Ingester:
         ]
         try:
             self.ready.set()
-            while not stop.is_set():
+            while not stop.is_set() and self._fatal is None:
                 batch = await self._collect(stop)
                 if batch.messages:
                     await self._process(batch, stop)
@@ -178,10 +212,14 @@ class Ingester:
             client.disconnect()
             client.loop_stop()
             self.metrics.connected.set(0)
+        if self._fatal is not None:
+            stop.set()
+            raise self._fatal
 
     def _connect(self) -> mqtt.Client:
         client = make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -215,15 +253,15 @@ class Ingester:
         for site in self.registry.sites.values():
             for state in await latest_states(self.store, site.id):
                 current = self.state.get(state.site, state.bay)
-                # Readings that arrived while we were seeding are newer than the database's view.
-                if current is not None and current.last_seen_ns is None:
+                # Readings that arrived while we were seeding may be newer than the database's view.
+                if current is not None and supersedes(state, current):
                     self.state.put(state)
 
     async def _collect(self, stop: asyncio.Event) -> Batch:
         """Up to batch_size messages, waiting at most batch_interval_s after the first one."""
         batch = Batch()
         deadline = 0.0
-        while len(batch.messages) < self.settings.batch_size and not stop.is_set():
+        while len(batch.messages) < self.settings.batch_size and not stop.is_set() and self._fatal is None:
             if self._inbox:
                 self._take(batch, self._inbox.popleft())
                 if len(batch.messages) == 1:
@@ -248,6 +286,10 @@ class Ingester:
     def _take(self, batch: Batch, item: Inbound) -> None:
         batch.messages.append(item)
         self._last_message_mono = item.received_mono
+        if item.retained:
+            # A replay of a retained message from a broker that ignored Retain Handling: acked unread.
+            self.metrics.received.labels("retained").inc()
+            return
         result = decode(item.topic, item.payload, self.registry, item.received_ns, self.limits)
         if isinstance(result, Rejection):
             batch.letters.append(dead_letter(result, item.topic, item.payload, item.received_ns))
@@ -255,7 +297,30 @@ class Ingester:
         else:
             batch.readings.extend(result)
             self.metrics.received.labels("accepted").inc()
+            for reading in result:
+                for dropped in reading.dropped:
+                    self._count_dropped(dropped, item)
         self.metrics.last_message.set(item.received_ns / 1e9)
+
+    def _count_dropped(self, dropped: DroppedField, item: Inbound) -> None:
+        """A health figure left out of a stored reading: counted, logged (rate-limited), raw at DEBUG."""
+        self.metrics.health_dropped.labels(dropped.codec, dropped.field, dropped.reason).inc()
+        self._rate_log.warning(
+            f"health:{dropped.codec}:{dropped.field}:{dropped.reason}",
+            "stored the reading on %r without its %s (%s): %s",
+            item.topic,
+            dropped.field,
+            dropped.reason,
+            dropped.detail,
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "dropped %s on %r: %s; payload %r",
+                dropped.field,
+                item.topic,
+                dropped.detail,
+                item.payload[:KEEP_PAYLOAD_BYTES],
+            )
 
     async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
         if not await self._store(batch, stop):

@@ -203,8 +203,8 @@ def hostile_payloads(count: int, seed: int) -> list[tuple[str, bytes, str]]:
         ),
         lambda: (
             f"parking/town-centre/{rng.choice(TOWN_BAYS)}/status",
-            json.dumps({"occupied": True, "rssi": 999}).encode(),
-            "out_of_range",
+            json.dumps({"occupied": True, "ts": 0}).encode(),
+            "bad_timestamp",
         ),
         lambda: (
             f"parking/town-centre/{rng.choice(TOWN_BAYS)}/status",
