@@ -131,7 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", dest="api_port", type=int, default=8000, help="API port (default 8000)")
     demo.add_argument("--speed", type=float, default=30.0, help="simulator speed factor (default 30)")
     demo.add_argument(
-        "--scenario", action="append", help="scenarios to simulate (default: showroom and town-centre)"
+        "--scenario",
+        action="append",
+        help="scenarios to simulate (default: town-centre; its simulator publishes the showroom table too)",
+    )
+    demo.add_argument(
+        "--preset",
+        default="werktag",
+        help="the simulators' story: werktag (default), markttag, abend, ausfall",
     )
     demo.add_argument(
         "--no-backfill",

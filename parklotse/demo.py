@@ -156,21 +156,20 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
     _wait_history(url, history_sites, stack, stop)
-    for site in args.scenario or ["showroom", "town-centre"]:
-        # Busy hours of a weekday, over and over: the screen shows traffic whatever the hour outside.
+    for scenario in simulated_models(args.scenario or ["town-centre"]):
+        # One simulator per town model: it publishes every site that shows it (the town centre and the
+        # showroom table), looping through the preset's busy hours whatever the hour outside.
         stack.spawn(
-            f"simulate-{site}",
+            f"simulate-{scenario}",
             [
                 *command,
                 "simulate",
                 "--scenario",
-                site,
+                scenario,
                 "--speed",
                 str(args.speed),
-                "--start-time",
-                "10:00",
-                "--loop-hours",
-                "8",
+                "--preset",
+                args.preset,
             ],
             env,
         )
@@ -201,6 +200,16 @@ def _token() -> str:
 
 def _addresses(url: str) -> str:
     return f"Parklotse demo: live page {url}  ·  staff page {url}staff (token: {_token()})"
+
+
+def simulated_models(scenarios: list[str]) -> list[str]:
+    """The scenarios to run live, one per town model (showroom and town-centre share one)."""
+    from simulator.scenario import load_scenario
+
+    chosen: dict[str, str] = {}
+    for name in scenarios:
+        chosen.setdefault(load_scenario(name).site.model_dump_json(), name)
+    return list(chosen.values())
 
 
 def _backfill(args: argparse.Namespace, influx_url: str) -> list[str]:
