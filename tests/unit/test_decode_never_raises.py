@@ -15,7 +15,7 @@ from ingest.codecs import CODECS, CodecResult
 from ingest.decode import decode
 from ingest.health import HEALTH_RANGES
 from ingest.lorawan import parse_chirpstack_uplink, parse_tts_uplink
-from ingest.rejections import DecodeError, Rejection
+from ingest.rejections import DecodeError, Reason, Rejection
 from parking.registry import Registry, parse_site
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
@@ -143,6 +143,20 @@ def test_envelope_parsers_fail_only_with_decode_error(envelope: tuple[str, bytes
     assert len(readings) == 1
 
 
+@FAST
+@given(envelope=mutated_envelopes())
+def test_no_envelope_is_refused_for_a_health_figure_and_kept_figures_are_physical(
+    envelope: tuple[str, bytes],
+) -> None:
+    topic, payload = envelope
+    result = decode(topic, payload, REGISTRY, RECEIVED_NS)
+    if isinstance(result, Rejection):
+        assert result.reason is not Reason.OUT_OF_RANGE, result.detail
+        return
+    for reading in result:
+        assert _physical(reading.health.fields())
+
+
 # --- codecs --------------------------------------------------------------------------------------------
 
 ports = st.none() | st.integers(min_value=-1, max_value=300)
@@ -174,12 +188,12 @@ def milesight_like_frames(draw: st.DrawFn) -> bytes:
 codec_frames = st.binary(max_size=40) | dingtek_like_frames() | milesight_like_frames()
 
 
+def _physical(fields: dict[str, float]) -> bool:
+    return all(HEALTH_RANGES[key][0] <= value <= HEALTH_RANGES[key][1] for key, value in fields.items())
+
+
 def _within_health_ranges(result: CodecResult) -> bool:
-    for key, value in result.health.fields().items():
-        low, high = HEALTH_RANGES[key]
-        if not low <= value <= high:
-            return False
-    return True
+    return _physical(result.health.fields())
 
 
 @FAST
