@@ -161,7 +161,7 @@ async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str
             fast = await read_fast(store, site.id, now)
             timings["fast"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            facts = assemble(site, states, fast, slow, {})
+            facts = list(assemble(site, states, fast, slow, {}))
             timings["assemble"].append(time.perf_counter() - started)
             started = time.perf_counter()
             await evaluate(site, facts, slow, thresholds, now, None)

@@ -9,7 +9,7 @@ bays reporting per day, the daily occupancy swing) is read less often and kept b
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from parking.events import BayStatus
@@ -244,8 +244,9 @@ def assemble(
     changes: Mapping[str, int],
     slow: SlowFacts,
     refusals: Mapping[str, tuple[int, Refusal]],
-) -> list[BayFacts]:
-    """One ``BayFacts`` per bay of the site (site-file order). Pure."""
+) -> Iterator[BayFacts]:
+    """One ``BayFacts`` per bay of the site (site-file order), made as they are taken, so that the
+    caller can give the event loop a turn between bays. Pure."""
     states = list(states)
     since = {s.bay: status_since(s, slow) for s in states}
     # The two latest changes per zone, so each bay can be compared with the rest of its zone.
@@ -262,7 +263,6 @@ def assemble(
             top[1] = (t, s.bay)
             if t > top[0][0]:
                 top.reverse()
-    facts = []
     for s in states:
         bay = site.bays[s.bay]
         others = [t for t, b in latest.get(bay.zone, []) if b != s.bay]
@@ -270,28 +270,25 @@ def assemble(
         refused, last_refusal = refusals.get(s.bay, (0, None))
         volts = slow.battery_v.get(s.bay)
         percent = slow.battery_pct.get(s.bay)
-        facts.append(
-            BayFacts(
-                site=site.id,
-                bay=s.bay,
-                zone=bay.zone,
-                device=bay.device_id or bay.dev_eui,
-                codec=bay.codec,
-                status=s.status,
-                since_ns=since[s.bay],
-                last_seen_ns=s.last_seen_ns,
-                changes_last_hour=changes.get(s.bay, 0),
-                # After a restart the live state knows no battery until the next reading.
-                battery_v=_latest(s.battery_v, volts),
-                battery_pct=_latest(s.battery_pct, percent),
-                battery_v_trend=None if volts is None else volts[1],
-                battery_pct_trend=None if percent is None else percent[1],
-                rssi_median=rssi,
-                snr_median=snr,
-                radio_messages=messages,
-                rejected=refused,
-                rejected_reason=None if last_refusal is None else last_refusal.reason,
-                zone_last_change_ns=others[0] if others else None,
-            )
+        yield BayFacts(
+            site=site.id,
+            bay=s.bay,
+            zone=bay.zone,
+            device=bay.device_id or bay.dev_eui,
+            codec=bay.codec,
+            status=s.status,
+            since_ns=since[s.bay],
+            last_seen_ns=s.last_seen_ns,
+            changes_last_hour=changes.get(s.bay, 0),
+            # After a restart the live state knows no battery until the next reading.
+            battery_v=_latest(s.battery_v, volts),
+            battery_pct=_latest(s.battery_pct, percent),
+            battery_v_trend=None if volts is None else volts[1],
+            battery_pct_trend=None if percent is None else percent[1],
+            rssi_median=rssi,
+            snr_median=snr,
+            radio_messages=messages,
+            rejected=refused,
+            rejected_reason=None if last_refusal is None else last_refusal.reason,
+            zone_last_change_ns=others[0] if others else None,
         )
-    return facts
