@@ -5,7 +5,7 @@ hand-off (a semaphore the paho thread waits on), so memory stays bounded even fo
 writer batches, decodes, stores and only then acknowledges, in order.
 
 Retained messages on the sensor topics are old news, not readings: the subscriptions ask the broker
-not to replay them (MQTT v5 Retain Handling 2), and one that arrives anyway is acknowledged unread.
+not to replay them (MQTT v5 Retain Handling 2).
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class Inbound:
     generation: int
     received_ns: int
     received_mono: float
-    retained: bool = False
 
 
 @dataclass(slots=True)
@@ -71,6 +70,8 @@ class Batch:
 # Retain Handling 2: the broker sends no retained message when we subscribe. A retained sensor
 # message is one already received (or from before this ingester's session existed); replayed at
 # each connect it would store an old reading again at a new receive time, or dead-letter again.
+# Messages are not filtered on their retain flag: a broker that wrongly kept it on a message queued
+# for our session would then lose a real reading, and a duplicate is the lesser harm.
 SENSOR_SUBSCRIPTION = SubscribeOptions(
     qos=1, noLocal=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
 )
@@ -170,7 +171,6 @@ class Ingester:
             self._generation,
             time.time_ns(),
             time.monotonic(),
-            bool(message.retain),
         )
         while len(self._inbox) >= self._max_pending:
             self._space.clear()
@@ -286,10 +286,6 @@ class Ingester:
     def _take(self, batch: Batch, item: Inbound) -> None:
         batch.messages.append(item)
         self._last_message_mono = item.received_mono
-        if item.retained:
-            # A replay of a retained message from a broker that ignored Retain Handling: acked unread.
-            self.metrics.received.labels("retained").inc()
-            return
         result = decode(item.topic, item.payload, self.registry, item.received_ns, self.limits)
         if isinstance(result, Rejection):
             batch.letters.append(dead_letter(result, item.topic, item.payload, item.received_ns))

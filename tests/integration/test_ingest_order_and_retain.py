@@ -203,11 +203,15 @@ def test_an_older_reading_is_stored_but_never_rolls_the_live_state_back(
 
 
 def _restart_and_wait_for_a_fresh_reading(
-    servers: Servers, ingester: Service, stack_env: dict[str, str]
+    servers: Servers,
+    ingester: Service,
+    stack_env: dict[str, str],
+    retained_while_away: tuple[tuple[str, bytes], ...] = (),
 ) -> None:
     """Restart the ingester (same client id, so the same session), then send one reading and wait
     until it is processed completely: anything the broker replays at subscribe time comes before it."""
     ingester.stop()
+    set_retained(servers.mqtt_url, list(retained_while_away))
     ingester.start()
     health = f"http://127.0.0.1:{stack_env['PARKLOTSE_METRICS_PORT']}/healthz"
     wait_for(lambda: _healthy(health) or not ingester.alive(), 20, "ingester subscribed again")
@@ -281,3 +285,20 @@ def test_a_second_ingester_with_the_same_client_id_makes_one_of_them_stop_with_c
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_reading_published_retained_while_the_ingester_is_away_is_stored_once(
+    servers: Servers, influx_db: str, ingester: Service, stack_env: dict[str, str]
+) -> None:
+    topic = "parking/showroom/A05/status"
+    event_ns = time.time_ns() // 1_000_000 * 1_000_000 - 10 * SEC
+    try:
+        # Queued for the ingester's persistent session: a new reading, not a replay.
+        _restart_and_wait_for_a_fresh_reading(
+            servers, ingester, stack_env, ((topic, status(False, event_ns)),)
+        )
+        rows = points(servers, influx_db, "SELECT occupied FROM bay_status WHERE bay = 'A05'")
+        assert [(r["time"], r["occupied"]) for r in rows] == [(event_ns, 0)]
+    finally:
+        ingester.stop()
+        set_retained(servers.mqtt_url, [(topic, b"")])
