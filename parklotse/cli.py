@@ -25,7 +25,11 @@ def _common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (PARKLOTSE_MQTT_URL)")
     parser.add_argument("--influx-url", help="InfluxDB, e.g. http://127.0.0.1:8086 (PARKLOTSE_INFLUX_URL)")
     parser.add_argument("--influx-db", help="database name (PARKLOTSE_INFLUX_DB, default parking)")
-    parser.add_argument("--sites-dir", type=Path, help="folder of site GeoJSON files (PARKLOTSE_SITES_DIR)")
+    parser.add_argument(
+        "--sites-dir",
+        type=Path,
+        help="folder of site GeoJSON files (default: PARKLOTSE_SITES_DIR, else ./sites, else the samples)",
+    )
     parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -96,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "paths",
         nargs="*",
         type=Path,
-        help="site files or folders (default: PARKLOTSE_SITES_DIR, else the sample sites)",
+        help="site files or folders (default: PARKLOTSE_SITES_DIR, else ./sites, else the sample sites)",
     )
 
     letters = sub.add_parser(
