@@ -245,22 +245,28 @@ class FleetMonitor:
     # -------------------------------------------------------------- evaluation
 
     async def _run(self) -> None:
-        failing = False
+        failing: set[str] = set()  # sites whose last evaluation failed, so each failure is logged once
         while True:
             started = time.perf_counter()
-            try:
-                for site in self.registry.sites.values():
+            for site in self.registry.sites.values():
+                try:
                     await self.evaluate_site(site)
-                if failing:
-                    log.info("fleet health evaluation works again")
-                failing = False
-            except StoreError as exc:
-                self.evaluation_errors += 1
-                if not failing:
-                    log.warning(
-                        "fleet health evaluation could not read InfluxDB (%s); keeping the last report", exc
-                    )
-                failing = True
+                except Exception as exc:  # a failed read or a bug must not stop the monitor for good
+                    self.evaluation_errors += 1
+                    if site.id not in failing:
+                        failing.add(site.id)
+                        if isinstance(exc, StoreError):
+                            log.warning(
+                                "fleet health of %s: InfluxDB failed (%s); keeping the last report",
+                                site.id,
+                                exc,
+                            )
+                        else:
+                            log.exception("fleet health of %s failed; keeping the last report", site.id)
+                    continue
+                if site.id in failing:
+                    failing.discard(site.id)
+                    log.info("fleet health of %s is evaluated again", site.id)
             self.last_evaluation_s = time.perf_counter() - started
             await asyncio.sleep(self.settings.fleet_refresh_s)
 

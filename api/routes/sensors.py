@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse
 
 from api.deps import SiteDep, read_access
 from api.fleet import BayHealth, FleetMonitor, SiteHealth, fleet_lifespan, get_fleet
@@ -17,13 +18,14 @@ from api.fleet_models import (
     SiteSensors,
 )
 from api.models import Problem
+from api.routes.dashboard import CSP, STATIC
 from parking.events import NAME_PATTERN, ns_to_rfc3339
 from parking.fleet.rules import Problem as FoundProblem
 from parking.fleet.rules import ProblemCode
 
-router = APIRouter(
-    prefix="/api/v1", tags=["fleet health"], dependencies=[Depends(read_access)], lifespan=fleet_lifespan
-)
+# No prefix: the staff page "Sensoren" is served here too, beside the API it reads.
+router = APIRouter(tags=["fleet health"], lifespan=fleet_lifespan)
+READ = [Depends(read_access)]
 FleetDep = Annotated[FleetMonitor, Depends(get_fleet)]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "Unknown site or bay, or fleet health switched off"},
@@ -73,7 +75,9 @@ def _report(monitor: FleetMonitor, site: str) -> SiteHealth:
     return report
 
 
-@router.get("/sites/{site}/sensors", response_model=SiteSensors, responses=RESPONSES)
+@router.get(
+    "/api/v1/sites/{site}/sensors", response_model=SiteSensors, responses=RESPONSES, dependencies=READ
+)
 async def list_sensors(
     site: SiteDep,
     monitor: FleetDep,
@@ -105,7 +109,9 @@ async def list_sensors(
 BayId = Annotated[str, Path(pattern=f"^{NAME_PATTERN}$", description="Bay id", examples=["A01"])]
 
 
-@router.get("/sites/{site}/sensors/{bay}", response_model=SensorDetail, responses=RESPONSES)
+@router.get(
+    "/api/v1/sites/{site}/sensors/{bay}", response_model=SensorDetail, responses=RESPONSES, dependencies=READ
+)
 async def get_sensor(site: SiteDep, bay: BayId, monitor: FleetDep) -> SensorDetail:
     """One bay's sensor, with the latest of its device's refused messages (dead letters)."""
     report = _report(monitor, site.id)
@@ -119,3 +125,19 @@ async def get_sensor(site: SiteDep, bay: BayId, monitor: FleetDep) -> SensorDeta
         for r in monitor.refusals.recent(site.id, bay)
     ]
     return SensorDetail.model_validate({**_sensor(found), "dead_letters": letters})
+
+
+PAGE_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}
+
+
+@router.get("/staff/sensors", include_in_schema=False)
+async def sensors_page() -> FileResponse:
+    """The staff page "Sensoren": a sortable table of every sensor and a map with the problem bays."""
+    return FileResponse(STATIC / "sensors.html", media_type="text/html", headers=PAGE_HEADERS)
+
+
+@router.get("/staff/sensors.js", include_in_schema=False)
+async def sensors_script() -> FileResponse:
+    return FileResponse(
+        STATIC / "sensors.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )

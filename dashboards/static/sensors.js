@@ -1,0 +1,228 @@
+// Staff page "Sensoren": every sensor of a site, its problems, a map with the problem bays marked.
+// Reads GET /api/v1/sites/{site}/sensors (see docs/fleet.md); the staff token, if the staff page
+// stored one, is sent along for installations with private reads.
+"use strict";
+
+const TEXT = {
+  de: {
+    title: "Parklotse – Sensoren", fleet: "Sensor-Zustand", map: "Karte", all: "alle",
+    evaluated: "geprüft", no_problem: "alle Sensoren in Ordnung", dead_letters: "Abgewiesene Nachrichten",
+    none: "keine", error: "Sensor-Zustand nicht erreichbar:",
+    cols: { bay: "Platz", zone: "Zone", device: "Gerät", status: "Status", last_message: "Letzte Nachricht",
+      battery: "Batterie", radio: "Funk (RSSI / SNR)", problems: "Probleme" },
+    codes: { silent: "stumm", stuck: "hängt", flapping: "flattert", battery_low: "Batterie schwach",
+      battery_falling: "Batterie fällt", weak_radio: "Funk schwach", rejected: "abgewiesen" },
+  },
+  en: {
+    title: "Parklotse – sensors", fleet: "Sensor health", map: "Map", all: "all",
+    evaluated: "checked", no_problem: "every sensor is fine", dead_letters: "Refused messages",
+    none: "none", error: "Sensor health is not available:",
+    cols: { bay: "Bay", zone: "Zone", device: "Device", status: "Status", last_message: "Last message",
+      battery: "Battery", radio: "Radio (RSSI / SNR)", problems: "Problems" },
+    codes: { silent: "silent", stuck: "stuck", flapping: "flapping", battery_low: "battery low",
+      battery_falling: "battery falling", weak_radio: "weak radio", rejected: "rejected" },
+  },
+};
+const params = new URLSearchParams(location.search);
+let lang = params.get("lang") === "en" ? "en" : "de";
+let site = params.get("site") || "showroom";
+let filter = null;
+let sortKey = "problems";
+let sortDir = -1;
+let data = null;
+let geometry = null;
+let selected = null;
+const $ = (id) => document.getElementById(id);
+const t = () => TEXT[lang];
+
+function headers() {
+  const token = sessionStorage.getItem("parklotse.token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: headers() });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.detail || `HTTP ${response.status}`);
+  }
+  return response.json();
+}
+
+function when(iso) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString(lang === "de" ? "de-DE" : "en-GB", { dateStyle: "short", timeStyle: "short" });
+}
+
+function sortValue(sensor, key) {
+  switch (key) {
+    case "problems": return sensor.problems.length;
+    case "battery": return sensor.battery_v ?? (sensor.battery_pct ?? 999);
+    case "radio": return sensor.radio.rssi_median_dbm ?? 999;
+    case "last_message": return sensor.last_message || "";
+    default: return sensor[key] ?? "";
+  }
+}
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+function renderTable() {
+  const head = document.querySelector("#table thead tr");
+  head.replaceChildren(...Object.entries(t().cols).map(([key, label]) => {
+    const th = document.createElement("th");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    if (key === sortKey) button.setAttribute("aria-sort", sortDir > 0 ? "ascending" : "descending");
+    button.addEventListener("click", () => {
+      sortDir = key === sortKey ? -sortDir : 1;
+      sortKey = key;
+      render();
+    });
+    th.append(button);
+    return th;
+  }));
+  const rows = data.sensors
+    .filter((s) => !filter || s.problems.some((p) => p.code === filter))
+    .sort((a, b) => {
+      const x = sortValue(a, sortKey), y = sortValue(b, sortKey);
+      return (x < y ? -1 : x > y ? 1 : a.bay.localeCompare(b.bay)) * sortDir;
+    })
+    .map((s) => {
+      const tr = document.createElement("tr");
+      tr.dataset.bay = s.bay;
+      if (s.problems.length) tr.classList.add("problem");
+      if (s.bay === selected) tr.classList.add("selected");
+      const battery = s.battery_v != null ? `${s.battery_v.toFixed(2)} V` : s.battery_pct != null ? `${Math.round(s.battery_pct)} %` : "–";
+      const radio = s.radio.rssi_median_dbm != null ? `${Math.round(s.radio.rssi_median_dbm)} dBm / ${s.radio.snr_median_db?.toFixed(1) ?? "–"} dB` : "–";
+      const codes = document.createElement("td");
+      codes.className = "codes";
+      for (const p of s.problems) {
+        const tag = document.createElement("span");
+        tag.textContent = t().codes[p.code] || p.code;
+        tag.title = lang === "de" ? p.message_de : p.message_en;
+        codes.append(tag);
+      }
+      tr.append(cell(s.bay), cell(s.zone), cell(s.device || "–"), cell(s.status), cell(when(s.last_message)),
+        cell(battery), cell(radio), codes);
+      tr.addEventListener("click", () => showDetail(s.bay));
+      return tr;
+    });
+  document.querySelector("#table tbody").replaceChildren(...rows);
+}
+
+function renderCounts() {
+  const buttons = [[null, t().all, data.summary.bays], ...Object.entries(data.summary.by_problem).map(([c, n]) => [c, t().codes[c] || c, n])];
+  $("counts").replaceChildren(...buttons.map(([code, label, n]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `${label}: ${n}`;
+    button.dataset.code = code || "";
+    if (code === filter) button.classList.add("active");
+    button.addEventListener("click", () => { filter = code; render(); });
+    return button;
+  }));
+  $("site-problems").replaceChildren(...data.site_problems.map((p) => {
+    const line = document.createElement("p");
+    line.className = "site-problem";
+    line.textContent = lang === "de" ? p.message_de : p.message_en;
+    return line;
+  }));
+  $("evaluated").textContent = `${t().evaluated} ${when(data.evaluated_at)}` +
+    (data.summary.bays_with_problems ? "" : ` – ${t().no_problem}`);
+}
+
+function renderMap() {
+  const svg = $("bays");
+  if (!geometry) return;
+  const points = geometry.features.filter((f) => f.properties.bay).map((f) => {
+    const ring = f.geometry.type === "Point" ? [f.geometry.coordinates] : f.geometry.coordinates[0];
+    const lon = ring.reduce((a, p) => a + p[0], 0) / ring.length, lat = ring.reduce((a, p) => a + p[1], 0) / ring.length;
+    return { bay: f.properties.bay, lon, lat };
+  });
+  const lons = points.map((p) => p.lon), lats = points.map((p) => p.lat);
+  const [x0, x1, y0, y1] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const scale = Math.min(960 / ((x1 - x0) || 1e-6), 320 / ((y1 - y0) || 1e-6));
+  svg.setAttribute("viewBox", "-20 -20 1000 360");
+  const byBay = Object.fromEntries(data.sensors.map((s) => [s.bay, s]));
+  const ns = "http://www.w3.org/2000/svg";
+  svg.replaceChildren(...points.map((p) => {
+    const sensor = byBay[p.bay];
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", ((p.lon - x0) * scale).toFixed(1));
+    dot.setAttribute("cy", ((y1 - p.lat) * scale).toFixed(1));
+    dot.setAttribute("r", points.length > 500 ? "3" : "9");
+    const bad = sensor && sensor.problems.length && (!filter || sensor.problems.some((q) => q.code === filter));
+    dot.setAttribute("fill", bad ? "#D55E00" : "#009E73");
+    dot.dataset.bay = p.bay;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = `${p.bay}${sensor && sensor.problems.length ? ": " + sensor.problems.map((q) => t().codes[q.code]).join(", ") : ""}`;
+    dot.append(title);
+    dot.addEventListener("click", () => showDetail(p.bay));
+    return dot;
+  }));
+}
+
+async function showDetail(bay) {
+  selected = bay;
+  renderTable();
+  const detail = await getJson(`/api/v1/sites/${encodeURIComponent(site)}/sensors/${encodeURIComponent(bay)}`);
+  const box = $("detail");
+  const heading = document.createElement("h2");
+  heading.textContent = `${detail.bay} (${detail.device || "–"}, ${detail.codec || "–"})`;
+  const problems = document.createElement("ul");
+  problems.replaceChildren(...detail.problems.map((p) => {
+    const li = document.createElement("li");
+    li.textContent = lang === "de" ? p.message_de : p.message_en;
+    return li;
+  }));
+  const lettersHead = document.createElement("h3");
+  lettersHead.textContent = t().dead_letters;
+  const letters = document.createElement("ul");
+  letters.replaceChildren(...(detail.dead_letters.length ? detail.dead_letters.map((d) => {
+    const li = document.createElement("li");
+    li.textContent = `${when(d.received_at)} ${d.reason}: ${d.detail}`;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { textContent: t().none })]));
+  box.replaceChildren(heading, problems, lettersHead, letters);
+  box.hidden = false;
+}
+
+function render() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t()[el.dataset.i18n];
+  $("lang").textContent = lang === "de" ? "EN" : "DE";
+  if (!data) return;
+  renderCounts();
+  renderTable();
+  renderMap();
+}
+
+async function load() {
+  try {
+    data = await getJson(`/api/v1/sites/${encodeURIComponent(site)}/sensors`);
+    geometry = geometry || await getJson(`/api/v1/sites/${encodeURIComponent(site)}/geojson`);
+    $("msg").textContent = "";
+    render();
+  } catch (error) {
+    $("msg").textContent = `${t().error} ${error.message}`;
+    $("msg").className = "msg error";
+  }
+}
+
+async function start() {
+  const sites = await getJson("/api/v1/sites").catch(() => []);
+  $("site").replaceChildren(...sites.map((s) => Object.assign(document.createElement("option"), { value: s.id, textContent: s.name })));
+  $("site").value = site;
+  $("site").addEventListener("change", () => { site = $("site").value; geometry = null; selected = null; load(); });
+  $("lang").addEventListener("click", () => { lang = lang === "de" ? "en" : "de"; render(); });
+  render();
+  await load();
+  setInterval(load, 30000);
+}
+
+start();
