@@ -317,6 +317,7 @@ class Engine:
         self.heap: list[tuple[float, int, int, Any]] = []  # drivers on the road: a few hundred at most
         self.road: dict[int, Driver] = {}
         self.departures = DepartureCalendar()  # parked cars: many, and due minutes to hours ahead
+        self._limit = -math.inf  # run_until: how far cars on the road may run before another queue is due
         self.seq = 0
         start = -self.warmup_days * DAY_S
         self.t = start
@@ -499,23 +500,29 @@ class Engine:
             self.run_until(self._failure[1] - 1e-9, changes)
             self._check_failure(t_end)
             self.changes = changes
+        at_node, park = self._at_node, self._park
         while True:
-            th = heap[0][0] if heap else inf
             td = departures.next_t()
             arrivals = self.arrivals
             i = self.arrival_i
             ta = arrivals.t[i] if i < len(arrivals.t) else self.next_day_t
             ts = self.next_sample_t
+            th = heap[0][0] if heap else inf
             if th <= td and th <= ta and th <= ts:
                 if th > t_end:
                     break
-                t, _, kind, subject = pop(heap)
-                if kind == _NODE:
-                    self._at_node(t, subject)
-                elif kind == _PARK:
-                    self._park(t, subject)
-                else:
-                    self.server.forget(*subject)
+                # Cars on the road (most events): run them without looking at the other queues again
+                # until the next departure, arrival or sample is due (the heap wins ties). A car that
+                # parks may schedule a departure before that: _schedule_departure lowers the limit.
+                self._limit = min(td, ta, ts, t_end)
+                while heap and heap[0][0] <= self._limit:
+                    t, _, kind, subject = pop(heap)
+                    if kind == _NODE:
+                        at_node(t, subject)
+                    elif kind == _PARK:
+                        park(t, subject)
+                    else:
+                        self.server.forget(*subject)
             elif td <= ta and td <= ts:
                 if td > t_end:
                     break
@@ -539,6 +546,14 @@ class Engine:
                 self.next_sample_t = ts + self.sample_interval
         self.t = max(self.t, t_end)
         self.changes = None
+
+    def _schedule_departure(self, t: float, place: int) -> int:
+        """A parked car leaves ``place`` (a bay, or n_bays + garage) at ``t``; its sequence number."""
+        self.seq += 1
+        self.departures.push(t, self.seq, place)
+        if t < self._limit:  # run_until is running cars on the road up to _limit: stop there
+            self._limit = t
+        return self.seq
 
     def _push(self, t: float, kind: int, subject: Any) -> None:
         self.seq += 1
@@ -718,8 +733,7 @@ class Engine:
         walk = math.hypot(net.node_x[gnode] - d.dx, net.node_y[gnode] - d.dy)
         if self.garage_used[g] < self.layout.garage_capacity[g]:
             self.garage_used[g] += 1
-            self.seq += 1
-            self.departures.push(t + d.dwell_s, self.seq, net.n_bays + g)
+            self._schedule_departure(t + d.dwell_s, net.n_bays + g)
             self._finish(t, d, d.search_m(), walk, garage=True)
         else:
             self._finish(t, d, d.search_m(), 0.0, garage=False)
@@ -810,9 +824,7 @@ class Engine:
         walk = math.hypot(net.bay_x[bay] - d.dx, net.bay_y[bay] - d.dy)
         d.dist = d.park_dist
         self._finish(t, d, d.search_m(), walk, garage=False)
-        self.seq += 1
-        self.occupant[bay] = self.seq
-        self.departures.push(t + d.dwell_s, self.seq, bay)
+        self.occupant[bay] = self._schedule_departure(t + d.dwell_s, bay)
 
     def _depart(self, t: float, place: int, seq: int) -> None:
         n = self.net.n_bays
