@@ -152,6 +152,7 @@ class LiveRunner:
         self.state = state
         self.window = self._window(state.preset)
         self.model = build(state.scenario, state.preset, start_hour, seed)
+        self.started_h = self.window[0] if start_hour is None else start_hour
         self._apply_settings()
         self.sim_s = 0.0
         self.error: str | None = None
@@ -177,6 +178,12 @@ class LiveRunner:
         info = self.catalogue.preset(preset)
         return info.loop_start_h, info.loop_end_h
 
+    @property
+    def loop_end_h(self) -> float:
+        """Where the loop starts over: the preset's last hour, or midnight after a jump past it."""
+        end = self.window[1]
+        return end if self.started_h < end else 24.0
+
     def _apply_settings(self) -> None:
         self.model.set_steering(self.state.steering)
         self.model.set_guidance_share(self.state.guidance_share)
@@ -187,6 +194,7 @@ class LiveRunner:
         model = self._build(state.scenario, state.preset, start_hour, self.seed + self.loops)
         self.model, self.state, self.sim_s = model, state, 0.0
         self.window = self._window(state.preset)
+        self.started_h = self.window[0] if start_hour is None else start_hour
         for model_bay, occupied in self.handson.last.items():
             model.set_external(model_bay, occupied)
         self._apply_settings()
@@ -227,7 +235,7 @@ class LiveRunner:
     def step(self, wall_dt_s: float) -> list[Message]:
         if not self.state.running:
             return []
-        if self.model.now().hour + self.model.now().minute / 60 >= self.window[1]:
+        if self.started_h + self.sim_s / 3600.0 >= self.loop_end_h:
             # The end of the preset's hours: start them over with new drivers (a still evening screen
             # would show nothing; the typical day covers what varies from day to day).
             self.loops += 1

@@ -111,12 +111,19 @@ def test_steering_and_share_change_without_starting_over_and_a_bad_preset_is_ref
 
 
 def test_the_demo_starts_the_presets_hours_over_at_their_end() -> None:
-    live = runner(start_hour=parse_start_hour("18:59"))
-    assert live.model.now().hour == 18
-    live.step(4.0)  # two simulated minutes: past 19:00, the end of the werktag window
+    end = SimulatorStatus.model_validate_json(runner().statuses()[0][1]).window_hours[1]
+    live = runner(start_hour=end - 1 / 60)
+    live.step(4.0)  # two simulated minutes: past the end of the werktag window
     announced = live.step(0.1)
     assert announced and live.loops == 1
     assert live.model.now().hour == int(live.window[0])
+
+
+def test_after_a_jump_past_the_presets_hours_the_loop_ends_at_midnight() -> None:
+    live = runner(start_hour=22.0)
+    assert live.loop_end_h == 24.0
+    live.step(60.0)  # half an hour
+    assert live.loops == 0 and live.model.now().hour == 22
 
 
 def test_positions_only_while_leased_and_at_most_twice_a_second(shared: LiveRunner) -> None:
