@@ -48,7 +48,7 @@ const TEXT = {
     per_search: "avg. search", min_search: "minutes searching", km_driven: "km driven searching", kg_co2: "kg CO₂",
     estimate_note: "≈ model estimate from the simulation, not a measurement.", source: "Sources",
     no_data: "no data", no_history: "no data", now: "now", computing: "computing …",
-    occ_title: "Occupancy, last 24 hours", occ_title_sim: "Occupancy through the day",
+    occ_title: "Occupancy, last 24 hours", occ_title_sim: "Occupancy by hour",
     sim_reference: "simulated:", today: "today", day_types: { weekday: "weekday", saturday: "Saturday", sunday: "Sunday" },
     heat_title: "Typical week: occupancy by day and hour", heat_title_sim: "Typical week",
     occupancy: "Occupancy", oclock: ":00", search_line: "above about 85 % drivers start circling", lang: "DE",
@@ -748,16 +748,18 @@ function drawHeatmap() {
   const now = new Date();
   const today = sim ? sim.weekdayIndex : (now.getDay() + 6) % 7; // Monday first, as the API sends it
   const hourNow = sim ? Math.floor(sim.hours) : now.getHours();
+  // The twin layout's heatmap is a third as wide: fewer hour labels, a slimmer colour bar.
+  const narrow = K.mode === "twin";
+  const hours = narrow ? [0, 6, 12, 18] : [0, 3, 6, 9, 12, 15, 18, 21];
   const data = [{
     type: "heatmap", z: heat.values, x: heat.hours, y: days.slice(0, heat.values.length), zmin: 0, zmax: 100,
     colorscale: HEAT_SCALE, xgap: 2, ygap: 2, hoverinfo: "skip",
-    colorbar: { thickness: 18, len: 1, tickvals: [0, 50, 100], ticktext: ["0 %", "50 %", "100 %"], tickfont: { size: 16 }, outlinewidth: 0 },
+    colorbar: { thickness: narrow ? 12 : 18, len: 1, tickvals: [0, 50, 100], ticktext: ["0 %", "50 %", "100 %"], tickfont: { size: narrow ? 14 : 16 }, outlinewidth: 0 },
   }];
   const layout = {
     margin: { l: 60, r: 10, t: 6, b: 36 }, font: { family: FONT, size: 18, color: "#1d1d1b" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-    xaxis: { tickvals: [0, 3, 6, 9, 12, 15, 18, 21], ticktext: ["0", "3", "6", "9", "12", "15", "18", "21"].map((h) => `${h}${t("oclock")}`),
-             fixedrange: true, showgrid: false },
+    xaxis: { tickvals: hours, ticktext: hours.map((h) => (narrow ? String(h) : `${h}${t("oclock")}`)), tickangle: 0, fixedrange: true, showgrid: false },
     yaxis: { autorange: "reversed", fixedrange: true, showgrid: false, dtick: 1, ticksuffix: " " },
     // This hour of this weekday, framed.
     shapes: K.heat === null ? [] : [{ type: "rect", x0: hourNow - 0.5, x1: hourNow + 0.5, y0: today - 0.5, y1: today + 0.5,
