@@ -142,7 +142,7 @@ def test_every_panel_renders_offline_in_german(
     assert page.evaluate("document.fonts.check('30px \"DejaVu Sans\"')")
     assert_stays_local(tab)
     assert tab.console_errors() == []
-    tab.screenshot(f"kiosk-{site}-de", doc="kiosk-sensors-de" if site == "showroom" else None)
+    tab.screenshot(f"kiosk-{site}-de")
 
 
 def test_kiosk_is_served_with_a_local_only_content_security_policy(api_server: str) -> None:
