@@ -36,7 +36,24 @@ class CurvePoint(BaseModel):
 class SearchCurve(BaseModel):
     """Mean search time against occupancy, from an offline run of the calibrated model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "example": {
+                "model_estimate": True,
+                "scenario": "town-centre",
+                "seed": 1,
+                "days": 28,
+                "variant": "without_sensors",
+                "source": "Parklotse-Modell 'town-centre', 28 simulierte Tage ohne Sensoren; …",
+                "points": [
+                    {"occupancy": 0.825, "mean_search_min": 1.32, "searches": 6009},
+                    {"occupancy": 0.875, "mean_search_min": 1.78, "searches": 7835},
+                ],
+            }
+        },
+    )
 
     model_estimate: bool = True
     scenario: str
