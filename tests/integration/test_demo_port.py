@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from parklotse.demo import _kill_leftovers
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
+DEMO = [sys.executable, "-m", "parklotse", "demo", "--scenario", "showroom", "--no-backfill"]
 
 
 def first_line(process: subprocess.Popen[str], timeout_s: float) -> str:
@@ -33,7 +35,7 @@ def test_the_demo_says_on_its_first_line_which_port_it_uses_instead_and_why(tmp_
         other.listen()
         taken = int(other.getsockname()[1])
         process = subprocess.Popen(
-            [sys.executable, "-m", "parklotse", "demo", "--port", str(taken), "--state-dir", str(tmp_path)],
+            [*DEMO, "--port", str(taken), "--state-dir", str(tmp_path)],
             cwd=REPO,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
@@ -49,6 +51,7 @@ def test_the_demo_says_on_its_first_line_which_port_it_uses_instead_and_why(tmp_
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.communicate(timeout=10)
+                _kill_leftovers(tmp_path / "pids.json")  # the servers it had started
     assert line.startswith(
         f"parklotse demo: port {taken} is in use by another program, so the live page is on port "
     )
