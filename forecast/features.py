@@ -2,7 +2,9 @@
 
 Every feature uses readings at or before the origin only: recent values and their change, time of day,
 weekday and public holiday of the target time, the same slot one and two weeks earlier, and the
-weekday × slot median known at the start of the origin's day. The model learns the change from now.
+weekday × slot median known at the start of the origin's day. The model learns the change from now, and
+past levels enter as differences from now, so a lasting shift (fewer sensors, a lockdown) does not
+pull every forecast towards an old level.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from forecast.calendar import HolidayCalendar
 from forecast.data import Series
 from forecast.timeseries import DAY, WEEK, Floats, Ints, WeekProfile, local_day, value_at, weekday
 
-LAGS_MIN = (15, 30, 60, 120)
+LAGS_MIN = (5, 10, 15, 30, 60, 120)
 NAMES = (
     "horizon_min",
     "share_now",
@@ -26,10 +28,10 @@ NAMES = (
     "target_weekday",
     "target_holiday",
     "origin_hour",
-    "week_ago",
-    "two_weeks_ago",
+    "week_ago_minus_now",
+    "two_weeks_ago_minus_now",
     "week_ago_change",
-    "slot_median",
+    "slot_median_minus_now",
     "slot_median_change",
 )
 
@@ -87,10 +89,10 @@ def build_frame(
             weekday(target_local),
             calendar.flags(local_day(target_local)),
             (now_local % DAY) / 3600.0,
-            week_ago,
-            two_weeks_ago,
+            week_ago - share_now,
+            two_weeks_ago - share_now,
             week_ago - week_ago_now,
-            slot_median,
+            slot_median - share_now,
             slot_median - slot_median_now,
         ]
     ).astype(np.float64)
