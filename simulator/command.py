@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "action",
         nargs="?",
         choices=["calibrate"],
-        help="calibrate: run the scenario and compare it with targets T1-T5 of parking-search.md §7",
+        help="calibrate: run the scenario and compare it with targets T1-T5 of docs/research.md §7",
     )
     _add(parser, "--offline", action="store_true", help="simulate whole days as fast as possible and report")
     _add(
@@ -170,7 +170,12 @@ def _summary(report: dict[str, object], args: argparse.Namespace) -> str:
     variants = report["variants"]
     benefit = report["benefit"]
     assert isinstance(variants, dict) and isinstance(benefit, dict)
-    lines = [f"{args.scenario}: {args.days} day(s), seed {seed(args)}; peak hours:"]
+    scenario = report["scenario"]
+    assert isinstance(scenario, dict)
+    lines = [f"{args.scenario}: {args.days} day(s), seed {seed(args)}"]
+    if not scenario["calibrated"]:
+        lines.append(f"  {scenario['calibration']}")
+    lines.append("  peak hours:")
     for name in ("without_sensors", "with_sensors"):
         v = variants[name]
         if v["mean_search_min"] is None:

@@ -1,4 +1,4 @@
-"""Who arrives when, where they are going, and how long they stay (parking-search.md §6.2, §6.3).
+"""Who arrives when, where they are going, and how long they stay (docs/research.md §6.2, §6.3).
 
 Arrivals are a non-homogeneous Poisson process, piecewise constant per hour:
 λ(day, hour) = weekday_arrivals_per_day × day_factor(day) × profile(day, hour), split into

@@ -91,6 +91,8 @@ class Records:
     guided: array[int] = field(default_factory=_flags)  # steered (app or signs)
     mode: array[int] = field(default_factory=_flags)  # 0 not steered, 1 app, 2 signs
     search_m: array[float] = field(default_factory=_floats)
+    # the search path as start2park records it: from where the route entered the search radius to the bay
+    path_m: array[float] = field(default_factory=_floats)
     gave_up: array[int] = field(default_factory=_flags)  # searched until the limit, then left the streets
     garage: array[int] = field(default_factory=_flags)  # parked in a garage (sent there or gave up)
     misses: array[int] = field(default_factory=lambda: array("l"))
@@ -255,7 +257,7 @@ Vehicle = tuple[int, float, float, int, str]
 
 
 class Engine:
-    """The model of parking-search.md §6 on one network, with one steering setting."""
+    """The model of docs/research.md §6 on one network, with one steering setting."""
 
     def __init__(
         self,
@@ -297,6 +299,12 @@ class Engine:
         self.mode: SteeringMode = scenario.steering.mode
         self.compliance = scenario.steering.sign_compliance
         self.full_below = scenario.steering.full_below
+        # a zone shows "besetzt" below this many free bays: a fixed floor, or a share of the zone's bays
+        zone_bays = [0] * network.n_zones
+        for zone in network.bay_zone:
+            zone_bays[zone] += 1
+        full_share = scenario.steering.full_share
+        self.zone_full = [max(self.full_below, math.ceil(full_share * n)) for n in zone_bays]
         self.ask_radius = max(scenario.guidance.ask_radius_m, self.rules.radius)
         self.miss_memory_s = scenario.guidance.miss_memory_s
         self.detection_error = scenario.guidance.detection_error
@@ -431,8 +439,10 @@ class Engine:
         """The signs as drivers read them now: free bays per zone as the sensors report, and "besetzt"."""
         self.server.catch_up(self.t)
         lines = [
-            SignLine(zone=name, free=max(free, 0), full=free < self.full_below)
-            for name, free in zip(self.net.zone_names, self.server.zone_free, strict=True)
+            SignLine(zone=name, free=max(free, 0), full=free < full)
+            for name, free, full in zip(
+                self.net.zone_names, self.server.zone_free, self.zone_full, strict=True
+            )
         ]
         lines += [
             SignLine(zone=name, free=max(capacity - used, 0), full=used >= capacity)
@@ -649,12 +659,12 @@ class Engine:
         """A sign-following driver reads the sign at its junction; False if it was sent to a garage there."""
         server = self.server
         server.catch_up(t)
-        zone_free, full_below = server.zone_free, self.full_below
+        zone_free, zone_full = server.zone_free, self.zone_full
         options = self._zones_by_dest.get(d.dest)
         if options is None:
             options = self._zone_options(d.dest, d.dx, d.dy)
         for rank, (_distance, zone, face) in enumerate(options):
-            if zone_free[zone] >= full_below:
+            if zone_free[zone] >= zone_full[zone]:
                 if rank == 0:  # its own zone shows free bays: drive on as planned
                     if d.zone >= 0:
                         d.zone, d.zone_face, d.zx, d.zy = -1, -1, d.dx, d.dy
@@ -880,6 +890,7 @@ class Engine:
             r.guided.append(group)
             r.mode.append(d.mode)
             r.search_m.append(search_m)
+            r.path_m.append(max(d.dist - min(d.s0, d.dist), 0.0))
             r.gave_up.append(d.gave_up)
             r.garage.append(garage)
             r.misses.append(d.misses)

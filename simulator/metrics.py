@@ -2,15 +2,19 @@
 
 Definitions (docs/simulator.md explains them at length):
 
-* search distance: for a driver who passes the middle of its destination face without having parked,
-  the metres driven from where its route entered the search radius until it reaches its bay; 0 ("no
-  search") for drivers who park on the way to their destination. A driver who gives up counts with the
-  distance driven until giving up. Search time = search distance ÷ search speed.
+* search (``search_m``): metres driven beyond the shortest route from the driver's town entrance to its
+  destination point (the middle of the destination face); 0 ("no search") for a driver who parks on
+  the way, continuous after that. A drive to a garage counts in full (after giving up: the circling
+  before it too). Search time = search distance ÷ search speed. This is what sensors can save.
+* search path (``path_m``, calibration T1/T3): metres from where the route entered the search radius
+  around the destination to the bay, as start2park records a search from the moment the driver
+  starts looking (docs/research.md §1c).
 * CO2 = search km × fleet emission factor × stop-and-go factor × (1 − EV share).
 * search area: bays within ``space.search_area_radius_m`` of an attractor; its occupancy is what
   the peak and off-peak windows and the occupancy curve refer to.
 * peak hours: clock hours whose mean search-area occupancy (in the run without guidance) is at least
-  ``windows.peak_occupancy``; off-peak hours: below ``windows.off_peak_occupancy``.
+  ``windows.peak_occupancy``; off-peak hours: clock hours in which the search-area occupancy stays
+  below ``windows.off_peak_occupancy`` throughout (an hour that ramps up into the peak is not off-peak).
 """
 
 from __future__ import annotations
@@ -98,6 +102,16 @@ def hourly_occupancy(engine: Engine, n_hours: int) -> np.ndarray:
     total = np.bincount(hour, weights=s["core_occupied"][keep], minlength=n_hours)
     count = np.bincount(hour, minlength=n_hours)
     return np.asarray(np.where(count > 0, total / np.maximum(count, 1) / engine.n_core, 0.0))
+
+
+def hourly_max_occupancy(engine: Engine, n_hours: int) -> np.ndarray:
+    """Highest search-area occupancy sampled in each of the first ``n_hours`` simulated clock hours."""
+    s = engine.samples.arrays()
+    keep = s["t"] < n_hours * HOUR_S
+    hour = (s["t"][keep] // HOUR_S).astype(int)
+    out = np.zeros(n_hours)
+    np.maximum.at(out, hour, s["core_occupied"][keep] / engine.n_core)
+    return out
 
 
 def hour_index(t: np.ndarray) -> np.ndarray:

@@ -52,6 +52,14 @@ DEFINITIONS = {
     ),
     "estimate": "model estimates for a synthetic town, not measurements",
 }
+CALIBRATED = (
+    "calibrated against docs/research.md §7 (targets T1-T5, seeds 1-16; `parklotse simulate calibrate`): "
+    "the figures are model estimates for a synthetic town"
+)
+NOT_CALIBRATED = (
+    "NOT calibrated: this scenario has not been held against docs/research.md §7; its figures show how the "
+    "model behaves at this scale, they are not estimates of real search"
+)
 
 
 def build_report(result: OfflineResult) -> dict[str, Any]:
@@ -77,6 +85,8 @@ def build_report(result: OfflineResult) -> dict[str, Any]:
             "block_faces": result.network.n_segments,
             "layout": result.network.layout,
             "search_area_bays": result.network.core_bays(),
+            "calibrated": scenario.calibrated,
+            "calibration": CALIBRATED if scenario.calibrated else NOT_CALIBRATED,
         },
         "run": {
             "seed": result.seed,
@@ -254,7 +264,8 @@ def report_html(report: dict[str, Any]) -> str:
         intro=html.escape(
             f"{scenario['description']} Site {scenario['site']}: {scenario['bays']} bays on "
             f"{scenario['block_faces']} block faces. {run['days']} simulated day(s) from "
-            f"{run['dates'][0]['date']}, seed {run['seed']}; {run['peak_hours']} peak hour(s)."
+            f"{run['dates'][0]['date']}, seed {run['seed']}; {run['peak_hours']} peak hour(s). "
+            f"Calibration: {scenario['calibration']}."
         ),
         table=_table(report),
         figures="\n".join(parts),
@@ -309,7 +320,7 @@ def _table(report: dict[str, Any]) -> str:
     )
     note = (
         "With part of the drivers guided, those who follow guidance gain partly at the expense of the others "
-        "(parking-search.md §6.7); the share figure below shows how the benefit for everyone grows with "
+        "(docs/research.md §6.7); the share figure below shows how the benefit for everyone grows with "
         "the share."
     )
     return (

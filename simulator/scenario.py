@@ -158,6 +158,7 @@ class Steering(_Model):
     signs_at_entrances: bool
     sign_junctions: list[Place]
     full_below: int = Field(ge=0)
+    full_share: Share
 
 
 class Sensors(_Model):
@@ -241,6 +242,8 @@ class ReportSettings(_Model):
 class Scenario(_Model):
     name: str = Field(pattern=f"^{NAME_PATTERN}$")
     description: str
+    # held against docs/research.md §7 (T1-T5) for seeds 1-16; a scenario that is not says so in reports
+    calibrated: bool
     site: Annotated[RegistrySite | GridSite, Field(discriminator="kind")]
     space: Space
     demand: Demand
@@ -348,7 +351,7 @@ def parameter_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     """Dotted paths of every leaf parameter (what ``sources`` keys may name)."""
     paths: list[str] = []
     for name, info in model.model_fields.items():
-        if not prefix and name in ("name", "description", "sources", "default_preset"):
+        if not prefix and name in ("name", "description", "calibrated", "sources", "default_preset"):
             continue
         path = f"{prefix}{name}"
         annotation = info.annotation
