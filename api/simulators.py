@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from parking.simulator_messages import (
     Source,
     VehiclePositions,
 )
+from parking.timestamps import TimestampError, parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -128,30 +130,54 @@ def summary(status: SimulatorStatus) -> SimulatorSummary:
 
 
 class SimulatorBook:
-    """Latest status per simulated site, fed by the live feed (single-threaded in the event loop)."""
+    """Latest status per simulated site, fed by the live feed (single-threaded in the event loop).
 
-    def __init__(self) -> None:
-        self.status: dict[str, SimulatorStatus] = {}
+    A simulator publishes its status every second, also while paused, and clears it when it stops. A
+    status older than ``stale_after_s`` belongs to a simulator that died without clearing it: it is
+    no longer listed or answered for, so a screen does not show a frozen town as live.
+    """
+
+    def __init__(self, stale_after_s: float = 30.0, clock: Callable[[], int] = time.time_ns) -> None:
+        self._status: dict[str, SimulatorStatus] = {}
+        self._updated_ns: dict[str, int] = {}
+        self._stale_ns = int(stale_after_s * 1e9)
+        self._clock = clock
 
     def update(self, status: SimulatorStatus) -> None:
-        self.status[status.site] = status
+        try:
+            updated = parse_rfc3339(status.updated_at)
+        except TimestampError:
+            log.warning("ignored a simulator status of %s: updated_at %r", status.site, status.updated_at)
+            return
+        self._status[status.site] = status
+        self._updated_ns[status.site] = updated
 
     def forget(self, site: str) -> None:
-        self.status.pop(site, None)
+        self._status.pop(site, None)
+        self._updated_ns.pop(site, None)
+
+    @property
+    def status(self) -> dict[str, SimulatorStatus]:
+        """The running simulators' statuses by site (fresh ones only)."""
+        oldest = self._clock() - self._stale_ns
+        return {site: s for site, s in self._status.items() if self._updated_ns[site] >= oldest}
 
     def pick(self, site: str | None) -> SimulatorStatus | None:
+        running = self.status
         if site is not None:
-            return self.status.get(site)
-        return self.status[sorted(self.status)[0]] if self.status else None
+            return running.get(site)
+        return running[sorted(running)[0]] if running else None
 
     def summaries(self) -> list[SimulatorSummary]:
-        return [summary(self.status[site]) for site in sorted(self.status)]
+        running = self.status
+        return [summary(running[site]) for site in sorted(running)]
 
     def model_sites(self, site: str | None) -> set[str]:
         """The town models whose cars a screen of ``site`` (None: every site) shows."""
+        running = self.status
         if site is None:
-            return {s.model_site for s in self.status.values()}
-        found = self.status.get(site)
+            return {s.model_site for s in running.values()}
+        found = running.get(site)
         return {found.model_site} if found is not None else set()
 
 

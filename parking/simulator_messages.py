@@ -378,7 +378,7 @@ def example_typical_day() -> TypicalDay:
     )
 
 
-def example_status(site: str = "showroom") -> SimulatorStatus:
+def example_status(site: str = "showroom", updated_at: str = "2026-11-21T10:15:02Z") -> SimulatorStatus:
     view = {"A01": "TC-0133", "A02": "TC-0134"} if site == "showroom" else {}
     return SimulatorStatus(
         site=site,
@@ -407,7 +407,7 @@ def example_status(site: str = "showroom") -> SimulatorStatus:
         sim_time="2026-11-21T11:40:00+01:00",
         day_label="Samstag · Markttag",
         error=None,
-        updated_at="2026-11-21T10:15:02Z",
+        updated_at=updated_at,
         kpis=example_kpis(),
         typical_day=example_typical_day(),
         typical_day_progress=1.0,

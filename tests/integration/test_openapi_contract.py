@@ -112,7 +112,10 @@ def seeded_api(stack_env: dict[str, str], ingester: Service, api_server: str) ->
     publish_all(stack_env["PARKLOTSE_MQTT_URL"], messages)
     # A simulator as the API sees one (its retained status), so /simulator and /kpis answer 200.
     client = mqtt_client(stack_env["PARKLOTSE_MQTT_URL"])
-    status = example_status("showroom").model_dump_json()
+    # Stamped 15 minutes ahead: a simulator sends its status every second, and the API no longer
+    # answers for one whose status is older than 30 s; this one status stays fresh for the whole run.
+    fresh = ns_to_rfc3339(time.time_ns() + 15 * 60 * 10**9)
+    status = example_status("showroom", updated_at=fresh).model_dump_json()
     client.publish("parklotse/simulator/showroom/status", status, qos=1, retain=True).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()

@@ -82,8 +82,11 @@ def test_a_status_on_another_sites_topic_or_of_the_wrong_shape_is_ignored() -> N
     assert parse_status("parklotse/simulator/showroom/status", b"") is None
 
 
+NOW_NS = 1_795_256_102_000_000_000  # 2026-11-21T10:15:02Z, when example_status was updated
+
+
 def test_the_book_knows_which_town_model_a_site_shows() -> None:
-    book = SimulatorBook()
+    book = SimulatorBook(clock=lambda: NOW_NS)
     book.update(example_status("showroom"))
     book.update(example_status("town-centre"))
     assert book.model_sites("showroom") == {"town-centre"} and book.model_sites(None) == {"town-centre"}
@@ -98,3 +101,12 @@ def test_the_vehicle_lease_is_renewed_at_most_every_few_seconds() -> None:
     assert leases.due("town-centre", now=100.0)
     assert not leases.due("town-centre", now=102.0) and leases.due("city", now=102.0)
     assert leases.due("town-centre", now=103.5)
+
+
+def test_a_simulator_that_died_without_clearing_its_status_is_not_listed() -> None:
+    now = [NOW_NS]
+    book = SimulatorBook(stale_after_s=30, clock=lambda: now[0])
+    book.update(example_status("showroom"))
+    assert book.pick("showroom") is not None and len(book.summaries()) == 1
+    now[0] += 31 * 10**9
+    assert book.pick("showroom") is None and book.summaries() == [] and book.model_sites(None) == set()
