@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--scenario",
         action="append",
-        help="scenarios to simulate (default: town-centre; its simulator publishes the showroom table too)",
+        help="scenarios to simulate (default: showroom, the town model; it publishes town-centre too)",
     )
     demo.add_argument(
         "--preset",

@@ -156,9 +156,10 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
     _wait_history(url, history_sites, stack, stop)
-    for scenario in simulated_models(args.scenario or ["town-centre"]):
+    for scenario in simulated_models(args.scenario or ["showroom"]):
         # One simulator per town model: it publishes every site that shows it (the town centre and the
-        # showroom table), looping through the preset's busy hours whatever the hour outside.
+        # showroom table), looping through the preset's busy hours whatever the hour outside. The
+        # showroom scenario is the town model with what a town with sensors runs (app and signs).
         stack.spawn(
             f"simulate-{scenario}",
             [
