@@ -90,7 +90,7 @@ function renderTable() {
     .filter((s) => !filter || s.problems.some((p) => p.code === filter))
     .sort((a, b) => {
       const x = sortValue(a, sortKey), y = sortValue(b, sortKey);
-      return (x < y ? -1 : x > y ? 1 : a.bay.localeCompare(b.bay)) * sortDir;
+      return (x < y ? -1 : x > y ? 1 : 0) * sortDir || a.bay.localeCompare(b.bay);
     })
     .map((s) => {
       const tr = document.createElement("tr");

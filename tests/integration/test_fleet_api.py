@@ -80,12 +80,14 @@ def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> 
     env = {**stack_env, **FAST, "PARKLOTSE_ALERT_WEBHOOK_URL": receiver.url}
     service = Service("api", ["api", "--port", str(port)], env, tmp_path / "api.log").start()
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), 20, "API ready")
-    assert service.alive(), service.output()
-    # Dead letters are not retained: the monitor must be listening before any is published.
-    wait_for(lambda: _sensors(url).get("deadletter_feed_connected"), 20, "fleet monitor listening")
-    yield url
-    service.stop()
+    try:  # stopped even when it never got ready: a failed set-up must not leave an API running
+        wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), 20, "API ready")
+        assert service.alive(), service.output()
+        # Dead letters are not retained: the monitor must be listening before any is published.
+        wait_for(lambda: _sensors(url).get("deadletter_feed_connected"), 20, "fleet monitor listening")
+        yield url
+    finally:
+        service.stop()
 
 
 def _sensors(api: str, **params: str) -> dict[str, Any]:
