@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [ingest|spool|simulator|positions|history|kiosk|api]`` (all)."""
+"""Run the benchmarks: ``python -m bench [ingest|spool|simulator|positions|history|kiosk|api|fleet]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["ingest", "spool", "simulator", "history", "kiosk", "api", "fleet"]
+BENCHES = ["ingest", "spool", "simulator", "positions", "history", "kiosk", "api", "fleet"]
 
 
 def main() -> int:
