@@ -43,10 +43,12 @@ from simulator.search import (
     Driver,
     GuidanceServer,
     Rules,
-    cruise_step,
+    child_key,
+    cruise_turns,
     entry_distance,
-    route_step,
-    route_to_node,
+    family_key,
+    goal_of_node,
+    route_turns,
     stream_key,
     unit,
 )
@@ -288,6 +290,7 @@ class Engine:
         )
         self.first_day = first_day
         self.driver_key = stream_key(entropy, _DRIVER_STREAM)
+        self._driver_family = family_key(self.driver_key)  # driver i's stream: stream_key(driver_key, i)
         sensor_key = stream_key(entropy, _SENSOR_STREAM)
         n = network.n_bays
         self.bay_keys = [stream_key(sensor_key, bay) for bay in range(n)]
@@ -306,6 +309,7 @@ class Engine:
         full_share = scenario.steering.full_share
         self.zone_full = [max(self.full_below, math.ceil(full_share * n)) for n in zone_bays]
         self.ask_radius = max(scenario.guidance.ask_radius_m, self.rules.radius)
+        self._entry_reach = self.rules.radius + 1.0  # a metre to spare for rounding (see _enter)
         self.miss_memory_s = scenario.guidance.miss_memory_s
         self.detection_error = scenario.guidance.detection_error
         self.state = bytearray(n)
@@ -593,7 +597,7 @@ class Engine:
             mode = SIGNS
         ident = self.next_id
         self.next_id += 1
-        d = Driver(ident, dest, mid_x, mid_y, mode, t, a.dwell_s[i], stream_key(self.driver_key, ident))
+        d = Driver(ident, dest, mid_x, mid_y, mode, t, a.dwell_s[i], child_key(self._driver_family, ident))
         self.on_road += 1
         self.road[ident] = d
         d.occupancy = self.core_occupied / self.n_core
@@ -606,10 +610,10 @@ class Engine:
         self._at_node(t, d)
 
     def _at_node(self, t: float, d: Driver) -> None:
-        net = self.net
-        if d.seg >= 0:
-            d.dist += net.seg_len[d.seg]
-            if d.seg == d.dest:
+        seg = d.seg
+        if seg >= 0:
+            d.dist += self.net.seg_len[seg]
+            if seg == d.dest:
                 d.on_dest = True
         self._decide(t, d)
 
@@ -621,7 +625,7 @@ class Engine:
             if node == self.layout.garage_nodes[d.garage]:
                 self._garage(t, d)
                 return
-            nxt, face = route_to_node(net, node, d.prev, self.layout.garage_nodes[d.garage], d.u)
+            nxt, face = self._turn(d, goal_of_node(net, self.layout.garage_nodes[d.garage]))
             self._enter(t, d, node, face, nxt)
             return
         if not d.searching and d.dist > d.d0:
@@ -644,16 +648,23 @@ class Engine:
                 self._send_to_garage(t, d)  # the app knows the centre is full: the garage, before circling
                 return
         if d.target != NO_BAY:
-            nxt, face = route_step(net, node, d.prev, net.bay_seg[d.target], d.u)
+            nxt, face = self._turn(d, net.bay_seg[d.target])
         elif d.zone >= 0 and d.zone_face >= 0:
-            nxt, face = route_step(net, node, d.prev, d.zone_face, d.u)
+            nxt, face = self._turn(d, d.zone_face)
             if face == d.zone_face:
                 d.zone_face = -1  # arrived in the zone: look around it from here
         elif not d.on_dest and d.zone < 0:
-            nxt, face = route_step(net, node, d.prev, d.dest, d.u)
+            nxt, face = self._turn(d, d.dest)
         else:
-            nxt, face = cruise_step(net, node, d.prev, d.zx, d.zy, rules.accepted(search_m), rules, d.u)
+            distance, every, nearer = cruise_turns(net, node, d.prev, d.zf)
+            options = nearer if distance > rules.head_fraction * rules.accepted(search_m) else every
+            nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
         self._enter(t, d, node, face, nxt)
+
+    def _turn(self, d: Driver, goal: int) -> tuple[int, int]:
+        """The next (node, face) of a driver at a junction heading for a goal (a face, or goal_of_node)."""
+        options = route_turns(self.net, d.node, d.prev, goal)
+        return options[0] if len(options) == 1 else options[int(d.u() * len(options))]
 
     def _read_sign(self, t: float, d: Driver) -> bool:
         """A sign-following driver reads the sign at its junction; False if it was sent to a garage there."""
@@ -667,9 +678,9 @@ class Engine:
             if zone_free[zone] >= zone_full[zone]:
                 if rank == 0:  # its own zone shows free bays: drive on as planned
                     if d.zone >= 0:
-                        d.zone, d.zone_face, d.zx, d.zy = -1, -1, d.dx, d.dy
+                        d.zone, d.zone_face, d.zx, d.zy, d.zf = -1, -1, d.dx, d.dy, d.dest
                 elif zone != d.zone:
-                    d.zone, d.zone_face = zone, face
+                    d.zone, d.zone_face, d.zf = zone, face, face
                     d.zx, d.zy = self.net.seg_mid(face)
                 return True
         if self._garage_with_space(d.node) >= 0:  # "besetzt" for every zone within reach
@@ -764,14 +775,14 @@ class Engine:
                 target = d.target = self.server.nearest(t, d)
                 if target != NO_BAY and net.bay_seg[target] == face and state[target] == FREE:
                     chosen = target
+        # how near the face comes to the destination, at least (its middle's distance less half its length)
+        near = math.hypot(net.seg_mid_x[face] - d.dx, net.seg_mid_y[face] - d.dy) - net.seg_len[face] / 2
         if chosen == NO_BAY and d.garage < 0 and self.seg_free[face] > 0:
             rules = self.rules
             accepted = rules.accepted(d.dist - d.d0)
             dx, dy, zone = d.dx, d.dy, d.zone
-            mx = (net.node_x[node] + net.node_x[nxt]) / 2
-            my = (net.node_y[node] + net.node_y[nxt]) / 2
             # a face whose every bay lies beyond the accepted distance is passed without looking
-            if zone >= 0 or math.hypot(mx - dx, my - dy) - net.seg_len[face] / 2 - 10.0 <= accepted:
+            if zone >= 0 or near - 10.0 <= accepted:
                 bay_x, bay_y, bay_zone = net.bay_x, net.bay_y, net.bay_zone
                 bays = net.seg_bays[face]
                 order = bays if net.seg_a[face] == node else reversed(bays)
@@ -786,7 +797,9 @@ class Engine:
                     ):
                         chosen = bay
                         break
-        if d.s0 == math.inf:
+        # where the route enters the search radius: only a face that comes near it can (most do not);
+        # entry_distance also counts a face under a metre long as entered
+        if d.s0 == math.inf and (near <= self._entry_reach or net.seg_len[face] <= 1.0):
             nx, ny = net.node_x, net.node_y
             entry = entry_distance(nx[node], ny[node], nx[nxt], ny[nxt], d.dx, d.dy, self.rules.radius)
             if entry < net.seg_len[face]:
@@ -794,7 +807,8 @@ class Engine:
         d.prev, d.seg, d.node, d.t_seg = node, face, nxt, t
         if chosen == NO_BAY:
             d.stop_m = net.seg_len[face]
-            self._push(t + net.seg_len[face] / self.rules.speed, _NODE, d)
+            self.seq += 1  # self._push, inlined: the most frequent event
+            heapq.heappush(self.heap, (t + net.seg_len[face] / self.rules.speed, self.seq, _NODE, d))
             return
         if target != NO_BAY and target != chosen:
             self.server.release(target)

@@ -70,10 +70,23 @@ class Network:
     projection: Projection  # metres of this network <-> longitude, latitude
     bay_zone: list[int]  # index into zone_names
     zone_names: tuple[str, ...]
-    # (node, came from, target a, target b) -> the best turns; filled by simulator.search as drivers route
-    route_cache: dict[tuple[int, int, int, int], list[tuple[int, int]]] = field(
+    # Filled by simulator.search as drivers route, shared by every engine on this network. Keys are
+    # plain integers (simulator.search.turn_key): hashing a tuple cost more than the rest of a step.
+    # (goal, node, came from) -> the best turns
+    route_cache: dict[int, list[tuple[int, int]]] = field(default_factory=dict, compare=False, repr=False)
+    # (point face, node, came from) -> (distance to the face's middle, every turn, the turns nearer to it)
+    cruise_cache: dict[int, tuple[float, list[tuple[int, int]], list[tuple[int, int]]]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # the middle of each face (the destination point of a driver going there), for the hot path
+    seg_mid_x: list[float] = field(init=False, compare=False, repr=False)
+    seg_mid_y: list[float] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        nx, ny = self.node_x, self.node_y
+        pairs = list(zip(self.seg_a, self.seg_b, strict=True))
+        object.__setattr__(self, "seg_mid_x", [(nx[a] + nx[b]) / 2 for a, b in pairs])
+        object.__setattr__(self, "seg_mid_y", [(ny[a] + ny[b]) / 2 for a, b in pairs])
 
     @property
     def n_zones(self) -> int:
@@ -97,8 +110,7 @@ class Network:
         return len(self.seg_a)
 
     def seg_mid(self, s: int) -> tuple[float, float]:
-        a, b = self.seg_a[s], self.seg_b[s]
-        return (self.node_x[a] + self.node_x[b]) / 2, (self.node_y[a] + self.node_y[b]) / 2
+        return self.seg_mid_x[s], self.seg_mid_y[s]
 
     def core_bays(self) -> int:
         return sum(self.core)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from collections.abc import Callable
 
 import numpy as np
 
@@ -46,8 +45,17 @@ def stream_key(entropy: int, *parts: int) -> int:
     """The start of a counter-based random stream keyed by ``entropy`` and integers (a driver, a bay)."""
     z = mix64((entropy + _GOLDEN) & _MASK)
     for part in parts:
-        z = mix64(((z ^ (part & _MASK)) + _GOLDEN) & _MASK)
+        z = child_key(z, part)
     return z
+
+
+def family_key(key: int) -> int:
+    """``child_key(family_key(k), i) == stream_key(k, i)``: one hash per driver instead of two."""
+    return mix64((key + _GOLDEN) & _MASK)
+
+
+def child_key(family: int, part: int) -> int:
+    return mix64(((family ^ (part & _MASK)) + _GOLDEN) & _MASK)
 
 
 def unit(key: int, counter: int) -> float:
@@ -91,6 +99,7 @@ class Driver:
         "t_arrival",
         "t_seg",
         "target",
+        "zf",
         "zone",
         "zone_face",
         "zx",
@@ -128,6 +137,7 @@ class Driver:
         self.zone = -1  # the zone a sign sent it to
         self.zone_face = -1
         self.zx, self.zy = dx, dy  # where it looks for a bay: the destination, or the zone it was sent to
+        self.zf = dest  # the face whose middle is (zx, zy)
         self.garage = -1  # the garage it drives to
         self.garage_from = 0.0  # odometer when it turned towards the garage
         self.gave_up = False
@@ -196,70 +206,75 @@ def entry_distance(x0: float, y0: float, x1: float, y1: float, dx: float, dy: fl
     return max(first, 0.0)
 
 
-def cruise_step(
-    net: Network,
-    node: int,
-    prev: int,
-    dx: float,
-    dy: float,
-    accepted: float,
-    rules: Rules,
-    u: Callable[[], float],
-) -> tuple[int, int]:
-    """The next (node, face) of an unguided driver standing at ``node``."""
-    options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
-    if len(options) == 1:
-        return options[0]
-    node_x, node_y = net.node_x, net.node_y
-    if math.hypot(node_x[node] - dx, node_y[node] - dy) > rules.head_fraction * accepted:
-        best: list[tuple[int, int]] = []
-        best_d = math.inf
-        for option in options:
-            d = math.hypot(node_x[option[0]] - dx, node_y[option[0]] - dy)
-            if d < best_d - 1e-6:
-                best, best_d = [option], d
-            elif d <= best_d + 1e-6:
-                best.append(option)
-        options = best
-        if len(options) == 1:
-            return options[0]
-    return options[int(u() * len(options))]
+def turn_key(net: Network, goal: int, node: int, prev: int) -> int:
+    """The cache key of a driver at ``node`` who came from ``prev`` (-1: the town entrance)."""
+    n = len(net.node_x)
+    return (goal * n + node) * (n + 1) + prev + 1
 
 
-def route_step(
-    net: Network, node: int, prev: int, target_seg: int, u: Callable[[], float]
-) -> tuple[int, int]:
-    """The next (node, face) towards a target face: onto it if it starts here, else the closest turn."""
-    a, b = net.seg_a[target_seg], net.seg_b[target_seg]
-    if node == a:
-        return b, target_seg
-    if node == b:
-        return a, target_seg
-    return _towards(net, node, prev, a, b, u)
+def cruise_turns(
+    net: Network, node: int, prev: int, point: int
+) -> tuple[float, list[tuple[int, int]], list[tuple[int, int]]]:
+    """What an unguided driver standing at ``node`` may do, looking around the middle of face ``point``.
 
-
-def route_to_node(net: Network, node: int, prev: int, target: int, u: Callable[[], float]) -> tuple[int, int]:
-    """The next (node, face) towards a junction (the driver is not standing on it)."""
-    return _towards(net, node, prev, target, target, u)
-
-
-def _towards(net: Network, node: int, prev: int, a: int, b: int, u: Callable[[], float]) -> tuple[int, int]:
-    """The turn that brings the driver closest (in blocks) to node a or b; ties at random.
-
-    On a full street grid, always stepping to a neighbour nearest in block distance is a shortest path.
-    The candidate turns depend only on (node, prev, a, b): they are cached per network.
+    (distance from the junction to that point, every turn but the U-turn unless the street ends, the
+    turns that bring it nearest to the point). A driver farther than a fraction of its accepted distance
+    takes one of the nearest turns, else any turn; ties at random. Depends on the network only: cached.
     """
-    key = (node, prev, a, b)
+    key = turn_key(net, point, node, prev)
+    found = net.cruise_cache.get(key)
+    if found is not None:
+        return found
+    options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
+    node_x, node_y = net.node_x, net.node_y
+    dx, dy = net.seg_mid_x[point], net.seg_mid_y[point]
+    best: list[tuple[int, int]] = []
+    best_d = math.inf
+    for option in options:
+        d = math.hypot(node_x[option[0]] - dx, node_y[option[0]] - dy)
+        if d < best_d - 1e-6:
+            best, best_d = [option], d
+        elif d <= best_d + 1e-6:
+            best.append(option)
+    found = (math.hypot(node_x[node] - dx, node_y[node] - dy), options, best)
+    if len(net.cruise_cache) > 1_000_000:
+        net.cruise_cache.clear()
+    net.cruise_cache[key] = found
+    return found
+
+
+def goal_of_node(net: Network, node: int) -> int:
+    """The goal id of a junction (a garage) for ``route_turns``; goals below n_segments are faces."""
+    return net.n_segments + node
+
+
+def route_turns(net: Network, node: int, prev: int, goal: int) -> list[tuple[int, int]]:
+    """The candidate (next node, face) of a driver at ``node`` heading for ``goal``; one is taken at random.
+
+    ``goal`` is a face (onto it if it starts here, else towards its nearer end) or, from n_segments on, a
+    junction (``goal_of_node``). The turns that bring the driver closest in blocks, never a U-turn unless
+    the street ends: on a full street grid, always stepping to a neighbour nearest in block distance is a
+    shortest path. They depend only on (goal, node, prev): cached per network.
+    """
+    key = turn_key(net, goal, node, prev)
     cache = net.route_cache
-    best = cache.get(key)
-    if best is None:
+    found = cache.get(key)
+    if found is None:
         if len(cache) > 1_000_000:
             cache.clear()
-        best = cache[key] = _best_turns(net, node, prev, a, b)
-    return best[0] if len(best) == 1 else best[int(u() * len(best))]
+        found = cache[key] = _best_turns(net, node, prev, goal)
+    return found
 
 
-def _best_turns(net: Network, node: int, prev: int, a: int, b: int) -> list[tuple[int, int]]:
+def _best_turns(net: Network, node: int, prev: int, goal: int) -> list[tuple[int, int]]:
+    if goal < net.n_segments:
+        a, b = net.seg_a[goal], net.seg_b[goal]
+        if node == a:
+            return [(b, goal)]
+        if node == b:
+            return [(a, goal)]
+    else:
+        a = b = goal - net.n_segments
     options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
     if len(options) == 1:
         return options
