@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 DEADLETTER_FILTER = f"{topics.DEADLETTER_PREFIX}/#"
 CHANGES_PER_MESSAGE = 500  # a webhook message stays small even when a whole site changes at once
-YIELD_EVERY = 200  # bays evaluated between yields to the event loop (a few ms), so requests are not held up
+YIELD_EVERY = 100  # bays evaluated between yields to the event loop (a few ms), so requests are not held up
 
 
 def thresholds_from(settings: ApiSettings) -> Thresholds:

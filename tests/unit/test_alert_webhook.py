@@ -7,8 +7,11 @@ import json
 from typing import Any
 
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from api.alerts import AlertWebhook
+from api.settings import ApiSettings
 
 
 def webhook(handler: Any, **options: Any) -> AlertWebhook:
@@ -92,3 +95,9 @@ def test_a_message_the_receiver_refuses_is_not_sent_again() -> None:
 
     asyncio.run(run())
     assert calls == [1]
+
+
+def test_a_webhook_url_that_is_not_http_is_refused_at_start_up() -> None:
+    with pytest.raises(ValidationError, match=r"ftp://example\.org/hook"):
+        ApiSettings(alert_webhook_url="ftp://example.org/hook")
+    assert ApiSettings(alert_webhook_url="").alert_webhook_url is None
