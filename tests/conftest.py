@@ -20,7 +20,7 @@ from parking import topics
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
-from tests.helpers import Service, mqtt_client, wait_for
+from tests.helpers import Service, mqtt_client, stop_leftovers, wait_for
 
 
 @dataclass
@@ -125,16 +125,31 @@ def stack_env(servers: Servers, influx_db: str, tmp_path: Path) -> dict[str, str
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_session() -> Iterator[None]:
+    yield
+    stop_leftovers()
+
+
+# A deadline, not a wait: ready services answer within a second or two; a shared, busy machine may need more.
+READY_DEADLINE_S = 60.0
+
+
 @pytest.fixture
 def ingester(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Service]:
     service = Service("ingest", ["ingest"], stack_env, tmp_path / "ingest.log").start()
     port = stack_env["PARKLOTSE_METRICS_PORT"]
-    wait_for(
-        lambda: _healthy(f"http://127.0.0.1:{port}/healthz") or not service.alive(), 20, "ingester ready"
-    )
-    assert service.alive(), service.output()
-    yield service
-    service.stop()
+    # The process is stopped however the fixture ends: a readiness timeout must not leave it running.
+    try:
+        wait_for(
+            lambda: _healthy(f"http://127.0.0.1:{port}/healthz") or not service.alive(),
+            READY_DEADLINE_S,
+            "ingester ready",
+        )
+        assert service.alive(), service.output()
+        yield service
+    finally:
+        service.stop()
 
 
 def _healthy(url: str) -> bool:
@@ -149,7 +164,9 @@ def api_server(stack_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     port = free_port()
     service = Service("api", ["api", "--port", str(port)], stack_env, tmp_path / "api.log").start()
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), 20, "API ready")
-    assert service.alive(), service.output()
-    yield url
-    service.stop()
+    try:
+        wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), READY_DEADLINE_S, "API ready")
+        assert service.alive(), service.output()
+        yield url
+    finally:
+        service.stop()

@@ -114,6 +114,25 @@ def influx_query(url: str, db: str, q: str) -> list[dict[str, object]]:
     return rows
 
 
+# Every process a test started, so that the session can stop what a failed test left behind.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def stop_leftovers() -> int:
+    """Stop every started process that still runs; returns how many there were."""
+    left = [process for process in STARTED if process.poll() is None]
+    for process in left:
+        process.terminate()
+    for process in left:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    STARTED.clear()
+    return len(left)
+
+
 @dataclass
 class Service:
     """A ``parklotse`` subcommand in its own process, with its output in a log file."""
@@ -134,6 +153,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
             )
+        STARTED.append(self.process)
         return self
 
     def output(self) -> str:
