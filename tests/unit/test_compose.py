@@ -70,3 +70,28 @@ def test_referenced_files_exist_and_volumes_are_named(compose: dict[str, Any]) -
 def test_no_secret_is_committed(compose: dict[str, Any]) -> None:
     token = compose["services"]["api"]["environment"]["PARKLOTSE_API_TOKEN"]
     assert token.startswith("${PARKLOTSE_API_TOKEN")
+
+
+def test_every_service_command_is_one_the_command_line_accepts(compose: dict[str, Any]) -> None:
+    from parklotse.cli import build_parser
+
+    parser = build_parser()
+    for name, service in compose["services"].items():
+        command = service.get("command")
+        if name in ("mosquitto", "influxdb") or command is None:
+            continue
+        parser.parse_args(command)  # exits (SystemExit) on an unknown flag or value
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in patterns}
+    copied = {
+        line.split()[1]
+        for line in (REPO / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and not line.startswith("COPY pyproject")
+    }
+    assert packages == copied, "the Dockerfile copies other folders than pyproject.toml installs"
