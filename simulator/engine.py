@@ -261,6 +261,8 @@ Vehicle = tuple[int, float, float, int, str]
 class Engine:
     """The model of docs/research.md §6 on one network, with one steering setting."""
 
+    drive_ahead = True  # decide quiet junctions ahead (_drive_through); off only to test it changes nothing
+
     def __init__(
         self,
         scenario: Scenario,
@@ -310,6 +312,8 @@ class Engine:
         self.zone_full = [max(self.full_below, math.ceil(full_share * n)) for n in zone_bays]
         self.ask_radius = max(scenario.guidance.ask_radius_m, self.rules.radius)
         self._entry_reach = self.rules.radius + 1.0  # a metre to spare for rounding (see _enter)
+        # Rules.accepted of any search_m <= 0 (max(search_m, 0.0) is 0 or -0: the same sum)
+        self._accepted_before_search = self.rules.accepted(0.0)
         self.miss_memory_s = scenario.guidance.miss_memory_s
         self.detection_error = scenario.guidance.detection_error
         self.state = bytearray(n)
@@ -416,12 +420,20 @@ class Engine:
         net, speed = self.net, self.rules.speed
         nx, ny = net.node_x, net.node_y
         out: list[Vehicle] = []
+        now = self.t  # the engine's clock: every event up to it has been processed
         for d in self.road.values():
             if d.seg < 0:
                 continue
-            x0, y0, x1, y1 = nx[d.prev], ny[d.prev], nx[d.node], ny[d.node]
-            length = net.seg_len[d.seg]
-            along = min(max(t - d.t_seg, 0.0) * speed, d.stop_m)
+            prev, node, seg, t_seg, stop_m = d.prev, d.node, d.seg, d.t_seg, d.stop_m
+            if d.legs is not None and now < t_seg:  # still on a face it drove through (_drive_through)
+                for leg_t, leg_prev, leg_node, leg_seg in reversed(d.legs):
+                    if leg_t <= now:
+                        prev, node, seg, t_seg = leg_prev, leg_node, leg_seg, leg_t
+                        stop_m = net.seg_len[seg]
+                        break
+            x0, y0, x1, y1 = nx[prev], ny[prev], nx[node], ny[node]
+            length = net.seg_len[seg]
+            along = min(max(t - t_seg, 0.0) * speed, stop_m)
             f = along / length if length > 0 else 0.0
             heading = int(math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360.0) % 360
             if d.garage >= 0:
@@ -807,8 +819,11 @@ class Engine:
         d.prev, d.seg, d.node, d.t_seg = node, face, nxt, t
         if chosen == NO_BAY:
             d.stop_m = net.seg_len[face]
+            t_next = t + net.seg_len[face] / self.rules.speed
+            if self.drive_ahead and d.target == NO_BAY and d.zone < 0 and d.garage < 0:
+                t_next = self._drive_through(d, t_next)
             self.seq += 1  # self._push, inlined: the most frequent event
-            heapq.heappush(self.heap, (t + net.seg_len[face] / self.rules.speed, self.seq, _NODE, d))
+            heapq.heappush(self.heap, (t_next, self.seq, _NODE, d))
             return
         if target != NO_BAY and target != chosen:
             self.server.release(target)
@@ -823,6 +838,67 @@ class Engine:
         d.stop_m = along
         d.park_dist = d.dist + along
         self._push(t + along / self.rules.speed, _PARK, d)
+
+    def _drive_through(self, d: Driver, t: float) -> float:
+        """Decide now the junctions ahead whose decision touches nothing shared; return when the driver
+        reaches the first one that needs its own event (``t``: when it reaches ``d.node``).
+
+        On its way in, a driver far from its destination only follows its route: the turn depends on
+        the network and its own random stream, and the next face lies beyond its accepted distance, so
+        it passes without looking. Such a junction needs no event: the decision is made here, in the
+        same order with the same numbers as _at_node, _decide and _enter would make it then (a draw
+        that turns out to lead to a face it may look at is taken back), and the faces passed are kept
+        in ``d.legs`` for ``vehicles``. A junction where it may start searching, give up, read a sign
+        or ask the app, or whose next face it may look at, gets its event as before. Most of a city's
+        junctions are passed this way (drivers cross half the city to their destination).
+        """
+        net, rules = self.net, self.rules
+        seg_len, seg_mid_x, seg_mid_y = net.seg_len, net.seg_mid_x, net.seg_mid_y
+        node_x, node_y = net.node_x, net.node_y
+        dx, dy, dest, d0, searching = d.dx, d.dy, d.dest, d.d0, d.searching
+        watch_signs, ask = d.mode == SIGNS, d.mode == APP
+        routes, n_states = net.routes.table(dest), len(node_x) + 1  # route_turns, inlined: the hottest code
+        legs: list[tuple[float, int, int, int]] = []
+        node, prev, seg, t_seg, dist, on_dest = d.node, d.prev, d.seg, d.t_seg, d.dist, d.on_dest
+        while True:
+            dist_there = dist + seg_len[seg]  # what _at_node adds at the junction
+            on_dest_there = on_dest or seg == dest
+            search_m = dist_there - d0
+            if (not searching and dist_there > d0) or search_m >= rules.give_up_m:
+                break  # starts searching (a count the samples read) or gives up
+            if (watch_signs and node in self.sign_at) or (
+                ask and math.hypot(node_x[node] - dx, node_y[node] - dy) <= self.ask_radius
+            ):
+                break
+            accepted = self._accepted_before_search if search_m <= 0.0 else rules.accepted(search_m)
+            if not on_dest_there:
+                options = routes.get(node * n_states + prev + 1) or route_turns(net, node, prev, dest)
+            else:
+                distance, every, nearer = cruise_turns(net, node, prev, d.zf)
+                options = nearer if distance > rules.head_fraction * accepted else every
+            stream = d.rs
+            nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
+            near = math.hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
+            if near - 10.0 <= accepted:
+                d.rs = stream  # it may look at bays on that face: the event decides, with the same numbers
+                break
+            dist, on_dest = dist_there, on_dest_there
+            if d.s0 == math.inf and (near <= self._entry_reach or seg_len[face] <= 1.0):
+                entry = entry_distance(
+                    node_x[node], node_y[node], node_x[nxt], node_y[nxt], dx, dy, rules.radius
+                )
+                if entry < seg_len[face]:
+                    d.s0 = dist + entry
+            legs.append((t_seg, prev, node, seg))
+            prev, seg, node, t_seg = node, face, nxt, t
+            t = t + seg_len[face] / rules.speed
+        if legs:
+            d.dist, d.on_dest = dist, on_dest
+            d.prev, d.seg, d.node, d.t_seg, d.stop_m = prev, seg, node, t_seg, seg_len[seg]
+            d.legs = legs
+        else:
+            d.legs = None
+        return t
 
     def _park(self, t: float, d: Driver) -> None:
         bay = d.bay

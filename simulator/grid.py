@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,6 +28,7 @@ from parking.registry import Bay, Site, SiteFileError, load_registry
 from simulator.scenario import GridSite, Scenario, ScenarioError, Space
 
 M_PER_DEG_LAT = 111_320.0
+T = TypeVar("T")
 _BAY_SETBACK_M = 5.0  # bays sit this far to the side of the street centre line (as in scripts/make_sites.py)
 
 
@@ -44,6 +45,41 @@ class Projection:
     def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
         lon = self.lon0 + x / (M_PER_DEG_LAT * math.cos(math.radians(self.lat0)))
         return round(lon, 7), round(self.lat0 + y / M_PER_DEG_LAT, 7)
+
+
+class TurnTables(Generic[T]):
+    """Per goal, a small table of what drivers at a junction may do, filled as they drive.
+
+    One table per goal rather than one for all: a driver looks up its own goal's table at every
+    junction, and a small table stays in the processor's cache (one large dict of the city's turns
+    cost about a microsecond a lookup, mostly cache misses). Filled by simulator.search; emptied when
+    it holds ``limit`` entries in all, so that memory stays bounded on very large grids.
+    """
+
+    __slots__ = ("entries", "limit", "tables")
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.tables: dict[int, dict[int, T]] = {}
+        self.entries = 0
+        self.limit = limit
+
+    def table(self, goal: int) -> dict[int, T]:
+        found = self.tables.get(goal)
+        if found is None:
+            found = self.tables[goal] = {}
+        return found
+
+    def add(self, table: dict[int, T], key: int, value: T) -> T:
+        if self.entries >= self.limit:
+            for each in self.tables.values():
+                each.clear()
+            self.entries = 0
+        table[key] = value
+        self.entries += 1
+        return value
+
+
+Turns = list[tuple[int, int]]  # the (next node, face) a driver may take at a junction
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +106,13 @@ class Network:
     projection: Projection  # metres of this network <-> longitude, latitude
     bay_zone: list[int]  # index into zone_names
     zone_names: tuple[str, ...]
-    # Filled by simulator.search as drivers route, shared by every engine on this network. Keys are
-    # plain integers (simulator.search.turn_key): hashing a tuple cost more than the rest of a step.
-    # (goal, node, came from) -> the best turns
-    route_cache: dict[int, list[tuple[int, int]]] = field(default_factory=dict, compare=False, repr=False)
-    # (point face, node, came from) -> (distance to the face's middle, every turn, the turns nearer to it)
-    cruise_cache: dict[int, tuple[float, list[tuple[int, int]], list[tuple[int, int]]]] = field(
-        default_factory=dict, compare=False, repr=False
+    # Filled by simulator.search as drivers route, shared by every engine on this network, keyed by
+    # simulator.search.turn_state (an integer: hashing a tuple cost more than the rest of a step).
+    # Per goal (a face, or n_segments + a junction): the turns towards it.
+    routes: TurnTables[Turns] = field(default_factory=TurnTables, compare=False, repr=False)
+    # Per face: (distance to its middle, every turn, the turns nearer to it) of a driver cruising there.
+    cruises: TurnTables[tuple[float, Turns, Turns]] = field(
+        default_factory=TurnTables, compare=False, repr=False
     )
     # the middle of each face (the destination point of a driver going there), for the hot path
     seg_mid_x: list[float] = field(init=False, compare=False, repr=False)

@@ -84,6 +84,7 @@ class Driver:
         "garage_from",
         "gave_up",
         "id",
+        "legs",
         "misses",
         "mode",
         "node",
@@ -133,6 +134,9 @@ class Driver:
         self.d0 = 0.0  # the shortest route from the entrance to the destination point
         self.s0 = math.inf  # odometer where the route entered the search radius: the search starts there
         self.on_dest = False  # has driven along its destination face
+        # faces already passed on the way to the current one, decided ahead (Engine._drive_through):
+        # (time it turned into the face, from node, to node, face)
+        self.legs: list[tuple[float, int, int, int]] | None = None
         self.target = NO_BAY
         self.zone = -1  # the zone a sign sent it to
         self.zone_face = -1
@@ -206,10 +210,9 @@ def entry_distance(x0: float, y0: float, x1: float, y1: float, dx: float, dy: fl
     return max(first, 0.0)
 
 
-def turn_key(net: Network, goal: int, node: int, prev: int) -> int:
-    """The cache key of a driver at ``node`` who came from ``prev`` (-1: the town entrance)."""
-    n = len(net.node_x)
-    return (goal * n + node) * (n + 1) + prev + 1
+def turn_state(net: Network, node: int, prev: int) -> int:
+    """The key in a goal's TurnTables table of a driver at ``node`` who came from ``prev`` (-1: entrance)."""
+    return node * (len(net.node_x) + 1) + prev + 1
 
 
 def cruise_turns(
@@ -221,8 +224,9 @@ def cruise_turns(
     turns that bring it nearest to the point). A driver farther than a fraction of its accepted distance
     takes one of the nearest turns, else any turn; ties at random. Depends on the network only: cached.
     """
-    key = turn_key(net, point, node, prev)
-    found = net.cruise_cache.get(key)
+    table = net.cruises.table(point)
+    key = turn_state(net, node, prev)
+    found = table.get(key)
     if found is not None:
         return found
     options = [o for o in net.adj[node] if o[0] != prev] or net.adj[node]
@@ -236,11 +240,7 @@ def cruise_turns(
             best, best_d = [option], d
         elif d <= best_d + 1e-6:
             best.append(option)
-    found = (math.hypot(node_x[node] - dx, node_y[node] - dy), options, best)
-    if len(net.cruise_cache) > 1_000_000:
-        net.cruise_cache.clear()
-    net.cruise_cache[key] = found
-    return found
+    return net.cruises.add(table, key, (math.hypot(node_x[node] - dx, node_y[node] - dy), options, best))
 
 
 def goal_of_node(net: Network, node: int) -> int:
@@ -254,15 +254,13 @@ def route_turns(net: Network, node: int, prev: int, goal: int) -> list[tuple[int
     ``goal`` is a face (onto it if it starts here, else towards its nearer end) or, from n_segments on, a
     junction (``goal_of_node``). The turns that bring the driver closest in blocks, never a U-turn unless
     the street ends: on a full street grid, always stepping to a neighbour nearest in block distance is a
-    shortest path. They depend only on (goal, node, prev): cached per network.
+    shortest path. They depend only on (goal, node, prev): cached per network (``net.routes``).
     """
-    key = turn_key(net, goal, node, prev)
-    cache = net.route_cache
-    found = cache.get(key)
+    table = net.routes.table(goal)
+    key = turn_state(net, node, prev)
+    found = table.get(key)
     if found is None:
-        if len(cache) > 1_000_000:
-            cache.clear()
-        found = cache[key] = _best_turns(net, node, prev, goal)
+        found = net.routes.add(table, key, _best_turns(net, node, prev, goal))
     return found
 
 
