@@ -1,7 +1,7 @@
 """Generate the sample sites shipped in parking/sample_sites/ (deterministic; run again after a change).
 
 town-centre: a synthetic small-town centre, 6 x 6 street grid with 100 m block faces around a market
-square, 12 on-street bays per block face (6 a side), about 720 bays (parking-search.md §6.1).
+square, 12 on-street bays per block face (6 a side), about 720 bays (docs/research.md §6.1).
 showroom: the model car park on the showroom table, which is one block face of the town centre: both
 sides of Marktstraße between Mühlenweg and Am Markt, at the market square's corner, 8 bays a side. The
 face is in both files: as TC-… bays of town-centre (the bays the town model drives past) and as
