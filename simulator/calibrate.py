@@ -3,8 +3,8 @@
 The targets are those of docs/research.md §7. Where §7 gives a value with "≈" rather than a band,
 the band used here is stated in the table (and in docs/simulator.md). The twins are simulated over
 ``CALIBRATION_DAYS`` from a Monday: the town without sensors (the baseline for T1, T2, T4, T5) and the
-same drivers with every driver using the app at the scenario's sensor latency (T3 and the savings of T4:
-"most drivers guided").
+same drivers with most of them (``MOST_GUIDED``, 95 %) using the app at the scenario's sensor latency (T3
+and the savings of T4: "most drivers guided").
 
 Two measures of search, each where its source measured it:
 
@@ -33,8 +33,11 @@ from simulator.engine import Engine, seed_entropy, twin_engines
 from simulator.grid import build_network
 from simulator.scenario import Scenario
 
-CALIBRATION_DAYS = 28
-FULL_GUIDANCE = 1.0
+CALIBRATION_DAYS = 56  # eight weeks: with four, single seeds' Saturdays decide too much (docs/simulator.md)
+# §7 T3/T4 "most drivers guided": 95 % use the app. Köln-Nippes' test drives all followed the displays
+# (§1d), but a whole town's drivers never all do; with 100 % the heavier seeds' saving per guided search
+# ends above the band.
+MOST_GUIDED = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ def calibrate(
     progress: Callable[[float], None] | None = None,
     days: int = CALIBRATION_DAYS,
 ) -> Calibration:
-    baseline, guided = run_pair(scenario, site, seed, days, FULL_GUIDANCE, progress=progress)
+    baseline, guided = run_pair(scenario, site, seed, days, MOST_GUIDED, progress=progress)
     base, full = baseline.record_arrays(), guided.record_arrays()
     occupancy = metrics.hourly_occupancy(baseline, days * 24)
     peak = occupancy >= scenario.windows.peak_occupancy
@@ -195,12 +198,12 @@ def calibrate(
         Check("T2", "mean search below 80 % occupancy", calm, None, 0.5, "min", t2),
         Check("T2", "search at 95 % ÷ search at 60 % occupancy", ratio, 3.0, None, "×", t2),
         Check("T2", "mean search on Sundays and after 19:00", quiet_search, None, 0.5, "min", t2),
-        Check("T3", "search path time change, all guided, peak", time_change, -0.45, -0.25, "%", t3),
-        Check("T3", "search path change, all guided, peak", km_change, -0.40, -0.30, "%", t3),
+        Check("T3", "search path time change, 95 % guided, peak", time_change, -0.45, -0.25, "%", t3),
+        Check("T3", "search path change, 95 % guided, peak", km_change, -0.40, -0.30, "%", t3),
         Check("T3", "search time change off-peak (< 80 %)", off_change, -0.1, 0.1, "min", t3),
         Check("T4", "CO2 per search path, no guidance, peak", b["co2_g_per_search"], 60.0, 90.0, "g", t4),
         Check("T4", "CO2 saved per guided search, peak", saving_g, 20.0, 30.0, "g", t4),
-        Check("T4", "CO2 saved ÷ the town's car CO2 (all guided)", town_share, None, 0.01, "%", t4),
+        Check("T4", "CO2 saved ÷ the town's car CO2 (95 % guided)", town_share, None, 0.01, "%", t4),
         Check("T5", "share of moving cars in the area that search, peak", cruising, 0.05, 0.20, "%", t5),
     ]  # fmt: skip
     context = {
@@ -210,7 +213,7 @@ def calibrate(
         "peak_searches": b["searches"],
         "search_at_60_pct_min": at_60,
         "search_at_95_pct_min": at_95,
-        "saved_t_co2_per_year_all_guided": float(saved_t_year),
+        "saved_t_co2_per_year_guided": float(saved_t_year),
         "town_car_t_co2_per_year": float(town_t_year),
         "guidance_misses_per_guided_search": float(full["misses"].mean()) if full["misses"].size else None,
         "gave_up_share_peak": b["share_gave_up"],
@@ -264,7 +267,7 @@ def format_table(result: Calibration) -> str:
     lines = [
         f"Calibration of scenario {result.scenario!r} against docs/research.md §7 "
         f"(seed {result.seed}, {result.days} days from Monday; baseline without guidance, T3/T4 savings with "
-        "every driver guided)",
+        f"{MOST_GUIDED:.0%} of the drivers guided)",
         "",
     ]
     for i, row in enumerate(rows):
