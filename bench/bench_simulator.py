@@ -6,7 +6,10 @@
 
 Every case runs in a fresh process of its own, so that its peak memory (ru_maxrss) is its own. Every
 run simulates both twins (the town without and with sensors) and, as every run does, the warm-up day
-before the first reported day: "sim days" counts reported days, the CPU includes all of it.
+before the first reported day: "sim days" counts reported days. The CPU of the warm-up day is taken
+apart (each twin runs to the first midnight, then on as run_twins runs it: the same run), so that two
+figures stand side by side: a run of one day, warm-up included ("sim/cpu"), and a reported day itself,
+what each further day of a longer run costs ("day only"). Turn tables fill mostly during the warm-up.
 
 Targets (issue 10): the city's day at >= 10,000x real time on one core and <= 1 GiB with positions
 off; positions on at 2 Hz cost no more than 20 % of one core on the town centre.
@@ -34,9 +37,9 @@ sys.path.insert(0, str(REPO))
 
 from parking.settings import PACKAGED_SITES_DIR  # noqa: E402
 from simulator.demand import DAY_S  # noqa: E402
-from simulator.engine import Simulation  # noqa: E402
+from simulator.engine import Simulation, seed_entropy, twin_engines  # noqa: E402
 from simulator.grid import build_network, resolve_site  # noqa: E402
-from simulator.offline import run_offline, run_twins, settings_for  # noqa: E402
+from simulator.offline import TAIL_S, run, run_offline, settings_for  # noqa: E402
 from simulator.positions import MIN_INTERVAL_S, positions_message  # noqa: E402
 from simulator.report import build_report, report_html, report_json  # noqa: E402
 from simulator.scenario import GridSite, Scenario, load_scenario  # noqa: E402
@@ -49,6 +52,7 @@ TOWN_BAYS = 720
 TOWN_EDGE_M = 250.0  # the town centre's entrances and garage lie this far out
 LIVE_SPEEDS = (30.0, 60.0, 600.0)  # the demo's default, the live default, the fastest allowed
 LIVE_SIM_S = 2 * 3600.0  # two simulated hours of the market morning per speed
+IDLE_REFERENCE_MS = 12.0  # the reference loop on an idle 3 GHz core
 
 
 def _peak_rss_mib() -> float:
@@ -67,8 +71,19 @@ def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     network = build_network(resolve_site(scenario, SITES), scenario.space)
     build_s = time.perf_counter() - t0
+    # simulator.offline.run_twins, with a stop at the first midnight to time the warm-up day apart
+    settings = settings_for(scenario, days)
+    twins = twin_engines(
+        settings.scenario, network, seed_entropy(SEED), settings.first_day, day_kind=settings.day_kind
+    )
     t0, c0 = time.perf_counter(), time.process_time()
-    twins = run_twins(settings_for(scenario, days), network, SEED)
+    warmup_cpu = 0.0
+    for engine in twins.values():
+        w0 = time.process_time()
+        engine.run_until(0.0)
+        warmup_cpu += time.process_time() - w0
+        run(engine, days, lambda _h: None)
+        engine.run_until(days * DAY_S + TAIL_S)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     with_sensors = twins["with_sensors"]
     return {
@@ -80,7 +95,9 @@ def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
         "build_s": build_s,
         "wall_s": wall,
         "cpu_s": cpu,
+        "warmup_cpu_s": warmup_cpu,
         "sim_per_cpu": days * DAY_S / cpu,
+        "day_per_cpu": days * DAY_S / (cpu - warmup_cpu),
         "sim_per_wall": days * DAY_S / wall,
         "us_per_driver": 1e6 * cpu / max(sum(engine.next_id for engine in twins.values()), 1),
         "peak_rss_mib": _peak_rss_mib(),
@@ -245,8 +262,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" {city['bay_changes']:,} bay changes, {city['us_per_driver']:.0f} µs of CPU per driver;"
         f" grid built in {city['build_s']:.2f} s"
     )
-    verdict = "met" if city["sim_per_cpu"] >= 10_000 and city["peak_rss_mib"] <= 1024 else "NOT met"
-    print(f"  target city day >= 10,000x real time on one core and <= 1 GiB: {verdict}")
+    day_cpu = city["cpu_s"] - city["warmup_cpu_s"]
+    print(
+        f"  city: the warm-up day takes {city['warmup_cpu_s']:.2f} s of the CPU (turn tables fill in it);"
+        f" the reported day itself {day_cpu:.2f} s ({city['day_per_cpu']:,.0f}x real time)"
+    )
+    idle = IDLE_REFERENCE_MS / city["reference_ms"]  # an estimate: CPU scaled by the reference loop
+    memory_ok = city["peak_rss_mib"] <= 1024
+    for what, per_cpu in (
+        ("a one-day run, warm-up day included", city["sim_per_cpu"]),
+        ("the day itself (each day of a longer run)", city["day_per_cpu"]),
+    ):
+        verdict = "met" if per_cpu >= 10_000 and memory_ok else "NOT met"
+        print(
+            f"  target city day >= 10,000x real time on one core and <= 1 GiB, {what}: {verdict}"
+            f" here ({per_cpu:,.0f}x; about {per_cpu / idle:,.0f}x scaled to an idle core)"
+        )
     print(
         f"  the --offline week report simulates {report['simulated_days']} twin-days "
         "(both twins of 7 days and of the sweep runs)"
