@@ -1,4 +1,4 @@
-"""How a driver looks for a bay, with and without guidance (parking-search.md §6.4-§6.6).
+"""How a driver looks for a bay, with and without guidance (docs/research.md §6.4-§6.6).
 
 Unguided (PARKAGENT / MATSim-Benenson lite): drive to the destination face; on every face passed,
 take a free bay that lies within the accepted distance A = base + growth x search time (capped) and
