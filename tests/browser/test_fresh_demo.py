@@ -23,7 +23,7 @@ from tests.browser.test_kiosk import assert_stays_local, open_kiosk
 from tests.helpers import REPO, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-DEADLINE_S = 240.0
+DEADLINE_S = 300.0  # for the whole start on a busy machine; a quiet one needs well under a minute
 
 
 def test_a_fresh_demo_shows_a_filled_heatmap_and_day_chart(tmp_path: Path, tab: Tab) -> None:
@@ -55,7 +55,8 @@ def test_a_fresh_demo_shows_a_filled_heatmap_and_day_chart(tmp_path: Path, tab: 
         open_kiosk(tab, url)
         page = tab.page
         for card in ("#heat-card", "#occ-card"):
-            page.wait_for_selector(f"{card}[data-state=ok]", timeout=60_000)
+            left_ms = max(1_000.0, (started + DEADLINE_S - time.monotonic()) * 1000)
+            page.wait_for_selector(f"{card}[data-state=ok]", timeout=left_ms)
         filled = time.monotonic() - started
         # The heatmap holds four weeks: every weekday row has values, not one dot.
         cells = page.evaluate(
