@@ -68,8 +68,8 @@ def test_a_fresh_demo_shows_a_filled_heatmap_and_day_chart(tmp_path: Path, tab: 
         assert_stays_local(tab)
         assert tab.console_errors() == []
         print(f"fresh demo: history panels filled {filled:.1f} s after the demo command")
-        sites = httpx.get(f"{url}/api/v1/simulators", timeout=5).json()
-        assert sites, "the demo runs a simulator"
+        # The simulator announces itself once its model is built, which may be after the panels fill.
+        wait_for(lambda: httpx.get(f"{url}/api/v1/simulators", timeout=5).json(), 60, "the demo's simulator")
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         try:
