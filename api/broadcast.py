@@ -17,6 +17,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+# An event number has at most this many digits (a 64-bit count); a longer one is not ours, and
+# int() of thousands of digits costs time or raises (Python caps int() at 4,300 digits).
+MAX_ID_DIGITS = 19
+
 
 @dataclass(frozen=True, slots=True)
 class LiveEvent:
@@ -71,12 +75,15 @@ class Broadcaster:
         return f"{self.epoch}-{number}"
 
     def parse_id(self, value: str | None) -> int | None:
-        """The event number of a Last-Event-ID from this process, else None."""
+        """The event number of a Last-Event-ID from this process, else None (the client then gets
+        a fresh snapshot: whatever a client sends here, it never fails the request)."""
         if not value:
             return None
         epoch, _, number = value.partition("-")
+        if epoch != self.epoch or not 0 < len(number) <= MAX_ID_DIGITS:
+            return None
         # isascii: str.isdigit() also holds for digits int() does not read, such as '²'.
-        return int(number) if epoch == self.epoch and number.isascii() and number.isdigit() else None
+        return int(number) if number.isascii() and number.isdigit() else None
 
     def since(self, last_id: int) -> list[LiveEvent] | None:
         """Events after ``last_id``, or None when they are no longer all kept (client must resync)."""
