@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from parking.settings import CommonSettings
+from parking.settings import CommonSettings, Need
 
 
 class ApiSettings(CommonSettings):
@@ -57,5 +57,5 @@ class ApiSettings(CommonSettings):
             raise ValueError(f"alert webhook URL {value!r} must look like https://host/path")
         return value or None
 
-    def _secret_names(self) -> tuple[str, ...]:
-        return ("api_token",)
+    def _production_needs(self) -> frozenset[Need]:
+        return frozenset({"mqtt", "influx", "api_token"})

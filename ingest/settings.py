@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from parking.settings import CommonSettings, default_state_root
+from parking.settings import CommonSettings, Need, default_state_root
 
 
 class IngestSettings(CommonSettings):
@@ -31,3 +31,6 @@ class IngestSettings(CommonSettings):
     log_interval_s: float = Field(default=60.0, gt=0)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9108, ge=0, le=65_535)
+
+    def _production_needs(self) -> frozenset[Need]:
+        return frozenset({"mqtt", "influx"})

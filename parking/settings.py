@@ -37,8 +37,58 @@ def default_state_root() -> Path:
     return Path.cwd() / ".run"
 
 
-# Credentials shipped in deploy/ for the local demo; production mode refuses them.
-DEMO_SECRETS = frozenset({"", "parklotse", "changeme", "demo", "demo-token"})
+# Values of the demo and of examples, and the first words anyone tries; production mode refuses them
+# whatever their case and spacing (docs/pilot.md, "Production mode").
+DEMO_SECRETS = frozenset(
+    {"", "parklotse", "changeme", "demo", "demo-token", "password", "secret", "admin", "test", "token"}
+)
+# A bearer token is guessed offline at leisure; 32 characters of token_urlsafe are 192 bits.
+MIN_TOKEN_LENGTH = 32
+MIN_PASSWORD_LENGTH = 12
+
+# What a service uses, and so needs real secrets for in production mode.
+Need = Literal["mqtt", "influx", "api_token"]
+
+
+def is_demo_secret(value: str) -> bool:
+    """A demo or example value, compared without regard to case and whitespace."""
+    return "".join(value.split()).casefold() in DEMO_SECRETS
+
+
+def production_problems(
+    needs: frozenset[Need],
+    *,
+    mqtt_username: str | None,
+    mqtt_password: str | None,
+    influx_username: str | None,
+    influx_password: str | None,
+    api_token: str | None,
+) -> list[str]:
+    """Each setting that is not fit for production, named by its variable and with what is wrong."""
+    problems: list[str] = []
+    if "mqtt" in needs:
+        problems += _missing("PARKLOTSE_MQTT_USERNAME", mqtt_username)
+        problems += _weak("PARKLOTSE_MQTT_PASSWORD", mqtt_password, MIN_PASSWORD_LENGTH)
+    if "influx" in needs:
+        problems += _missing("PARKLOTSE_INFLUX_USERNAME", influx_username)
+        problems += _weak("PARKLOTSE_INFLUX_PASSWORD", influx_password, MIN_PASSWORD_LENGTH)
+    if "api_token" in needs:
+        problems += _weak("PARKLOTSE_API_TOKEN", api_token, MIN_TOKEN_LENGTH)
+    return problems
+
+
+def _missing(variable: str, value: str | None) -> list[str]:
+    return [f"{variable} is not set"] if value is None or not value.strip() else []
+
+
+def _weak(variable: str, value: str | None, min_length: int) -> list[str]:
+    if value is None or not value.strip():
+        return [f"{variable} is not set"]
+    if is_demo_secret(value):
+        return [f"{variable} is a demo value"]
+    if len(value.strip()) < min_length:
+        return [f"{variable} is too short ({len(value.strip())} characters, at least {min_length})"]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +160,26 @@ class CommonSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_demo_secrets_in_production(self) -> CommonSettings:
         if self.mode == "production":
-            for name in self._secret_names():
-                secret = getattr(self, name)
-                if secret is None or secret.get_secret_value() in DEMO_SECRETS:
-                    raise ValueError(
-                        f"production mode needs a real PARKLOTSE_{name.upper()} (unset or a demo value)"
-                    )
+            problems = production_problems(
+                self._production_needs(),
+                mqtt_username=self.mqtt_username,
+                mqtt_password=_reveal(self.mqtt_password),
+                influx_username=self.influx_username,
+                influx_password=_reveal(self.influx_password),
+                api_token=_reveal(getattr(self, "api_token", None)),
+            )
+            if problems:
+                raise ValueError(f"production mode needs real secrets: {'; '.join(problems)}")
         return self
 
-    def _secret_names(self) -> tuple[str, ...]:
-        return ()
+    def _production_needs(self) -> frozenset[Need]:
+        """What this service connects to or guards; each service's settings say (ingest, api, simulate)."""
+        return frozenset()
 
     @property
     def mqtt(self) -> MqttEndpoint:
         return parse_mqtt_url(self.mqtt_url)
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

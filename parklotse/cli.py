@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulators' story: werktag (default), markttag, abend, ausfall",
     )
     demo.add_argument(
+        "--secure",
+        action="store_true",
+        help="lock it down as a pilot is: TLS-only broker with passwords and ACL, InfluxDB with "
+        "authentication, a random API token, services in production mode (docs/pilot.md)",
+    )
+    demo.add_argument(
         "--no-backfill",
         action="store_true",
         help="do not write four weeks of simulated history for the simulated sites before the page opens",
@@ -165,8 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except ValidationError as exc:
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            print(f"parklotse: invalid setting {field}: {error['msg']}", file=sys.stderr)
+            field = ".".join(str(p) for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            where = f"invalid setting {field}: " if field else ""
+            print(f"parklotse: {where}{message}", file=sys.stderr)
         return 2
     except (SiteFileError, StoreError, ValueError, OSError) as exc:
         print(f"parklotse: error: {exc}", file=sys.stderr)
@@ -224,11 +232,14 @@ def _simulate(args: argparse.Namespace) -> int:
     from simulator.control import Command
     from simulator.live import build_runner, parse_start_hour, run_live
     from simulator.scenario import STEERING_MODES, ScenarioError
+    from simulator.settings import SimulatorSettings
 
-    settings = CommonSettings(**_overrides(args, COMMON))
-    configure_logging(settings.log_level)
     if not command.is_live(args):
+        configure_logging(CommonSettings(**_overrides(args, COMMON)).log_level)
         return command.run(args)
+    # Live, it connects to the broker: production mode wants its credentials.
+    settings = SimulatorSettings(**_overrides(args, COMMON))
+    configure_logging(settings.log_level)
     try:
         if not 1 <= args.speed <= 600:
             raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")

@@ -1,4 +1,4 @@
-"""Settings from PARKLOTSE_* variables, flags overriding them, and refusal of demo secrets."""
+"""Settings from PARKLOTSE_* variables and flags overriding them (production mode: tests/unit/parking)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,3 @@ def test_mqtts_means_tls_on_8883() -> None:
 def test_a_bad_broker_url_is_refused_with_its_value(url: str) -> None:
     with pytest.raises(ValidationError, match="MQTT URL"):
         CommonSettings(mqtt_url=url)
-
-
-def test_production_mode_refuses_the_demo_token() -> None:
-    with pytest.raises(ValidationError, match="PARKLOTSE_API_TOKEN"):
-        ApiSettings(mode="production")
-    assert ApiSettings(mode="production", api_token="a-real-secret-4f9a").mode == "production"
