@@ -88,6 +88,12 @@ class ApiMetrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        self.states_refused = Counter(
+            "parklotse_api_state_messages_refused",
+            "State messages the live feed ignored: malformed, or dated beyond the allowed clock skew",
+            ["reason"],
+            registry=self.registry,
+        )
 
 
 async def seed_from_store(store: InfluxStore, registry: Registry, live: LiveState) -> None:
@@ -193,7 +199,10 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                     "could not read the current state from InfluxDB (%s); starting from the live feed", exc
                 )
             simulators = SimulatorBook()
-            feed = LiveFeed(settings, live, broadcaster, simulators)
+            refused = app.state.metrics.states_refused
+            feed = LiveFeed(
+                settings, live, broadcaster, simulators, on_refused=lambda r: refused.labels(r).inc()
+            )
             feed.start()
             stale_after_ns = int(settings.stale_after_s * 1e9)
             guide = Guide(stale_after_ns=stale_after_ns)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,16 +20,31 @@ from api.broadcast import Broadcaster
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook, VehicleLeases, kpi_view, parse_status, parse_vehicles
 from parking import topics
+from parking.logs import RateLimitedLog
 from parking.mqtt import make_client
 from parking.simulator_messages import SimulatorStatus, VehiclePositions, VehiclesWanted
-from parking.state import BayState, LiveState, parse_state_message, supersedes
+from parking.state import (
+    BayState,
+    LiveState,
+    StateMessageError,
+    beyond_skew,
+    decode_state_message,
+    supersedes,
+)
 
 log = logging.getLogger(__name__)
+LOG_INTERVAL_S = 60.0
 
 
 class LiveFeed:
     def __init__(
-        self, settings: ApiSettings, live: LiveState, broadcaster: Broadcaster, simulators: SimulatorBook
+        self,
+        settings: ApiSettings,
+        live: LiveState,
+        broadcaster: Broadcaster,
+        simulators: SimulatorBook,
+        clock: Callable[[], int] = time.time_ns,
+        on_refused: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.live = live
@@ -35,6 +53,12 @@ class LiveFeed:
         self.leases = VehicleLeases()
         self.connected = False
         self.messages = 0
+        # State messages ignored, by reason ("malformed", "future"); on_refused hears each too.
+        self.refused: Counter[str] = Counter()
+        self._on_refused = on_refused
+        self._max_future_ns = round(settings.state_max_future_s * 1e9)
+        self._clock = clock
+        self._rate_log = RateLimitedLog(LOG_INTERVAL_S, logger=log)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
 
@@ -75,9 +99,10 @@ class LiveFeed:
         if self._loop is None:
             return
         payload = bytes(message.payload)
-        state = parse_state_message(message.topic, payload)
-        if state is not None:
-            self._loop.call_soon_threadsafe(self.apply, state)
+        if topics.split_state(message.topic) is not None:
+            state = self.take_state(message.topic, payload)
+            if state is not None:
+                self._loop.call_soon_threadsafe(self.apply, state)
             return
         kind = topics.split_simulator(message.topic)
         if kind is None:
@@ -93,6 +118,40 @@ class LiveFeed:
             status = parse_status(message.topic, payload)
             if status is not None:
                 self._loop.call_soon_threadsafe(self.apply_simulator, status, payload.decode())
+
+    def take_state(self, topic: str, payload: bytes) -> BayState | None:
+        """The state a ``parking/state/...`` message carries, if it is one to apply.
+
+        Refused, counted and logged (at most once a minute per reason): a message that is not a
+        state, and one claiming a time beyond the allowed clock skew. Taken in, a state dated in the
+        future would outrank every genuine one until that time came; refused, the bay keeps its
+        state and the next genuine message applies as usual. An empty payload is a retained state
+        being cleared, not an error.
+        """
+        if not payload:
+            return None
+        try:
+            state = decode_state_message(topic, payload)
+        except StateMessageError as exc:
+            self._refuse("malformed", "ignored a message on %s: %s", topic[:200], exc)
+            return None
+        if beyond_skew(state, self._clock(), self._max_future_ns):
+            self._refuse(
+                "future",
+                "ignored the state on %s: it claims %s, more than %.0f s ahead of this clock "
+                "(forged, or a clock far off; PARKLOTSE_STATE_MAX_FUTURE_S)",
+                topic,
+                state.message().model_dump(mode="json", include={"since", "last_seen", "confirmed"}),
+                self.settings.state_max_future_s,
+            )
+            return None
+        return state
+
+    def _refuse(self, reason: str, message: str, *args: object) -> None:
+        self.refused[reason] += 1
+        if self._on_refused is not None:
+            self._on_refused(reason)
+        self._rate_log.warning(reason, message, *args)
 
     def apply_simulator(self, status: SimulatorStatus, raw: str) -> None:
         self.simulators.update(status)

@@ -19,6 +19,10 @@ class ApiSettings(CommonSettings):
     cors_origins: list[str] = Field(default_factory=list)
     # A bay whose sensor has been silent this long is shown as unknown.
     stale_after_s: float = Field(default=6 * 3600.0, gt=0)
+    # A state message claiming a time further ahead of this clock is ignored (forged, or a clock far
+    # off): the ingester takes readings up to 300 s ahead (its max_future_s), plus 300 s for its
+    # host's clock and this one differing. docs/api.md.
+    state_max_future_s: float = Field(default=600.0, ge=0)
     api_client_id: str = Field(default="", max_length=64)
     sse_ping_s: float = Field(default=15.0, gt=0)
     sse_replay: int = Field(default=10_000, ge=0, le=1_000_000)

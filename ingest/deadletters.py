@@ -6,14 +6,13 @@ import base64
 import json
 import logging
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest.rejections import Rejection
 from parking.events import ns_to_rfc3339
+from parking.logs import RateLimitedLog as RateLimitedLog  # moved there; ingest.service imports it here
 
 log = logging.getLogger(__name__)
 
@@ -104,25 +103,3 @@ class DeadLetterFile:
         extra = rotated_path(self.directory, self.keep)
         if extra.exists() and self.keep > 0:
             extra.unlink()
-
-
-class RateLimitedLog:
-    """At most one log line per key per interval, saying how many were suppressed in between."""
-
-    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval_s = interval_s
-        self._clock = clock
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def warning(self, key: str, message: str, *args: object) -> bool:
-        now = self._clock()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval_s:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return False
-        suppressed = self._suppressed.pop(key, 0)
-        self._last[key] = now
-        suffix = f" ({suppressed} more like it since the last report)" if suppressed else ""
-        log.warning(message + suffix, *args)
-        return True

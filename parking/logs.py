@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Literal
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -55,3 +56,32 @@ def configure_logging(level: str = "INFO", fmt: Literal["logfmt", "json"] = "log
     # Libraries chatter at INFO about every request; keep them to warnings.
     for noisy in ("httpx", "httpcore", "uvicorn.access", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RateLimitedLog:
+    """At most one log line per key per interval, saying how many were suppressed in between."""
+
+    def __init__(
+        self,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._log = logger or logging.getLogger(__name__)
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> bool:
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        suppressed = self._suppressed.pop(key, 0)
+        self._last[key] = now
+        suffix = f" ({suppressed} more like it since the last report)" if suppressed else ""
+        self._log.warning(message + suffix, *args)
+        return True

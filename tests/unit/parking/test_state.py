@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from parking.events import BayReading, BayStatus, SensorHealth
 from parking.registry import Registry, parse_site
-from parking.state import BayState, LiveState, apply_reading, parse_state_message, supersedes
+from parking.state import (
+    BayState,
+    LiveState,
+    StateMessageError,
+    apply_reading,
+    beyond_skew,
+    decode_state_message,
+    parse_state_message,
+    supersedes,
+)
 
 SEC = 1_000_000_000
 
@@ -121,3 +132,63 @@ def _site() -> dict[str, object]:
         "properties": {"bay": "b"},
     }
     return {"type": "FeatureCollection", "site": {"id": "s", "name": "S"}, "features": [bay]}
+
+
+STATES = [
+    BayState("s", "b"),
+    BayState("s", "b", BayStatus.FREE, 1, 2),
+    BayState("s", "b", BayStatus.OCCUPIED, 100 * SEC + 123_000_000, 150 * SEC, 3.6, 87.5, 150 * SEC),
+    BayState("s", "b", BayStatus.CLOSED, 10 * SEC, None, None, 12.0, None),
+]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_the_hand_made_state_message_is_the_models(state: BayState) -> None:
+    assert state.as_message() == state.message().model_dump(mode="json")
+
+
+def test_a_state_message_decodes_to_the_state_it_was_made_from() -> None:
+    state = STATES[2]
+    payload = state.message().model_dump_json().encode()
+    assert decode_state_message("parking/state/s/b", payload) == state
+
+
+def test_the_topic_names_the_bay_not_the_body() -> None:
+    payload = b'{"site": "elsewhere", "bay": "x", "status": "free"}'
+    assert decode_state_message("parking/state/s/b", payload) == BayState("s", "b", BayStatus.FREE)
+
+
+def test_fields_a_newer_ingester_adds_are_ignored() -> None:
+    payload = b'{"status": "free", "since": "2026-11-21T10:00:00Z", "colour": "green"}'
+    assert decode_state_message("parking/state/s/b", payload).status is BayStatus.FREE
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        (b"not json", "message"),
+        (b'{"since": "2026-11-21T10:00:00Z"}', "status"),
+        (b'{"status": "parked"}', "status"),
+        (b'{"status": "free", "since": "yesterday"}', "since"),
+        (b'{"status": "free", "last_seen": 1764000000000}', "last_seen"),
+        (b'{"status": "free", "battery_v": "NaN"}', "battery_v"),
+    ],
+)
+def test_a_malformed_state_message_is_refused_with_the_field_at_fault(payload: bytes, says: str) -> None:
+    with pytest.raises(StateMessageError, match=says):
+        decode_state_message("parking/state/s/b", payload)
+    assert parse_state_message("parking/state/s/b", payload) is None
+
+
+def test_a_message_on_another_topic_is_not_a_state() -> None:
+    with pytest.raises(StateMessageError, match="parking/state"):
+        decode_state_message("parking/events/s/b", b'{"status": "free"}')
+
+
+def test_a_state_is_beyond_skew_when_any_of_its_times_lies_too_far_ahead() -> None:
+    now, skew = 1000 * SEC, 60 * SEC
+    assert not beyond_skew(BayState("s", "b", BayStatus.FREE, now + skew, now), now, skew)
+    assert beyond_skew(BayState("s", "b", BayStatus.FREE, now + skew + 1, now), now, skew)
+    assert beyond_skew(BayState("s", "b", BayStatus.FREE, now, now + skew + 1), now, skew)
+    assert beyond_skew(BayState("s", "b", BayStatus.FREE, now, now, confirmed_ns=now + skew + 1), now, skew)
+    assert not beyond_skew(BayState("s", "b"), now, skew)
