@@ -244,6 +244,15 @@ class SimulatorStatus(_Message):
         description="bays of this site whose real sensor, not the model, decides (a toy car on the table)",
     )
     signs: list[Sign] = Field(default_factory=list, description="the signs as drivers see them")
+    sensor_heartbeat_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="simulated seconds between two heartbeats of each simulated sensor (None: changes only); "
+        "the fleet-health rules judge simulated sensors in simulated time (docs/fleet.md)",
+    )
+    sensor_faults: dict[str, Literal["silent", "stuck", "flapping"]] = Field(
+        default_factory=dict, description="this site's bays whose simulated sensor staff or the preset broke"
+    )
 
 
 class VehiclesWanted(_Message):

@@ -7,12 +7,43 @@ and publishes its status (retained) on ``parklotse/simulator/{site}/status``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simulator.faults import FaultKind
 
 MAX_LATENCY_S = 86_400.0
+MAX_FAULT_BAYS = 1000
 Steering = Literal["app", "signs", "both"]
+BayName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class BreakSensors(BaseModel):
+    """Make some simulated sensors faulty: the bays named, or a few at random (simulator.faults)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"kind": "flapping", "bays": ["A03"]}]}
+    )
+
+    kind: FaultKind = Field(
+        description="silent: sends nothing; stuck: keeps its status; flapping: toggles every simulated minute"
+    )
+    bays: list[BayName] | None = Field(
+        default=None, min_length=1, max_length=MAX_FAULT_BAYS, description="bay ids of the command's site"
+    )
+    random: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_FAULT_BAYS,
+        description="this many working bays, drawn at random",
+    )
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> BreakSensors:
+        if (self.bays is None) == (self.random is None):
+            raise ValueError("give either bays or random")
+        return self
 
 
 class Command(BaseModel):
@@ -61,6 +92,12 @@ class Command(BaseModel):
     )
     hour: float | None = Field(
         default=None, ge=0, lt=24, description="jump: start over at this simulated hour of the preset's day"
+    )
+    break_sensors: BreakSensors | None = Field(
+        default=None, description="make some simulated sensors silent, stuck or flapping (a showroom story)"
+    )
+    repair_sensors: bool | None = Field(
+        default=None, description="true: every simulated sensor works again (staff's faults and the preset's)"
     )
 
 

@@ -6,7 +6,9 @@ publishes the bays of every site that shows it (``simulator.views``: the town's 
 showroom table, one block face of it). Staff steer it through MQTT commands (sent by the API); it
 reports its state, figures and the typical day, retained, about once a second per site; it publishes
 car positions while a screen watches (``simulator.positions``); real sensors on the table enter the
-model (``simulator.handson``). The demo loops through the preset's hours.
+model (``simulator.handson``). The demo loops through the preset's hours. Every simulated sensor also
+sends a heartbeat, and staff (or the preset ``ausfall``) can break sensors: silent, stuck or flapping
+(``simulator.faults``), so that the fleet-health view has something to find.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -33,7 +35,8 @@ from parking.mqtt import make_client
 from parking.registry import Bay
 from parking.settings import CommonSettings
 from parking.simulator_messages import LiveKpis, PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
-from simulator.control import Command, RunState, apply_command
+from simulator.control import BreakSensors, Command, RunState, apply_command
+from simulator.faults import BATTERY_V, HEARTBEAT_S, RSSI_DBM, SNR_DB, FaultKind, SensorFaults, pick_random
 from simulator.handson import HandsOn
 from simulator.positions import PositionPublisher, positions_message
 from simulator.typical import Settings as TypicalSettings
@@ -44,6 +47,7 @@ log = logging.getLogger(__name__)
 
 PublishAs = Literal["native", "tts"]
 TTS_APPLICATION = "parklotse-sim"
+GATEWAY = "parklotse-sim-gw"
 Message = tuple[str, bytes]
 
 
@@ -85,15 +89,20 @@ class Model(Protocol):
 Build = Callable[[str, str, float | None, int], Model]
 
 
-def native_message(site: str, bay: str, occupied: bool, time_ns: int) -> Message:
-    payload = json.dumps({"occupied": occupied, "ts": ns_to_rfc3339(time_ns)}).encode()
-    return topics.native_status(site, bay), payload
+def native_message(site: str, bay: str, occupied: bool, time_ns: int, heartbeat: bool = False) -> Message:
+    """A status; a heartbeat repeats the status with the sensor's battery and radio figures."""
+    document: dict[str, Any] = {"occupied": occupied, "ts": ns_to_rfc3339(time_ns)}
+    if heartbeat:
+        document.update(battery_v=BATTERY_V, rssi=RSSI_DBM, snr=SNR_DB)
+    return topics.native_status(site, bay), json.dumps(document).encode()
 
 
-def tts_message(bay: Bay, occupied: bool, time_ns: int) -> Message:
-    """A The Things Stack uplink carrying a Bosch PLS status frame (port 1, bit 0 = occupied)."""
+def tts_message(bay: Bay, occupied: bool, time_ns: int, heartbeat: bool = False) -> Message:
+    """A The Things Stack uplink carrying a Bosch PLS status frame (port 1, bit 0 = occupied), or its
+    heartbeat (port 2: the status and the temperature, 8 °C here)."""
     assert bay.device_id is not None
     stamp = ns_to_rfc3339(time_ns)
+    frame = bytes([1 if occupied else 0, 8]) if heartbeat else bytes([1 if occupied else 0])
     uplink = {
         "end_device_ids": {
             "device_id": bay.device_id,
@@ -101,10 +110,15 @@ def tts_message(bay: Bay, occupied: bool, time_ns: int) -> Message:
         },
         "received_at": stamp,
         "uplink_message": {
-            "f_port": 1,
-            "frm_payload": base64.b64encode(bytes([1 if occupied else 0])).decode(),
+            "f_port": 2 if heartbeat else 1,
+            "frm_payload": base64.b64encode(frame).decode(),
             "rx_metadata": [
-                {"gateway_ids": {"gateway_id": "parklotse-sim-gw"}, "time": stamp, "rssi": -92, "snr": 7.5}
+                {
+                    "gateway_ids": {"gateway_id": "parklotse-sim-gw"},
+                    "time": stamp,
+                    "rssi": RSSI_DBM,
+                    "snr": SNR_DB,
+                }
             ],
         },
     }
@@ -117,6 +131,8 @@ class Catalogue:
 
     scenarios: list[str]
     presets: list[PresetInfo]
+    # per preset: the share of sensors it breaks, by kind, besides the engine's silent ones
+    faults: Mapping[str, Mapping[FaultKind, float]] = field(default_factory=dict)
 
     def preset(self, name: str) -> PresetInfo:
         for preset in self.presets:
@@ -163,6 +179,9 @@ class LiveRunner:
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         # the order of the model's occupancy strings (the network's, which is the site file's)
         self.bay_ids = list(bay_ids) if bay_ids is not None else list(views.model.bays)
+        self.faults = SensorFaults(self.bay_ids)
+        self.faults.set_preset(catalogue.faults.get(state.preset, {}), seed)
+        self._draws = 0
 
     # ----------------------------------------------------------------- inputs (any thread)
 
@@ -206,11 +225,14 @@ class LiveRunner:
             command = self._commands.get()
             effect = apply_command(self.state, command)
             try:
+                self._apply_faults(command)
                 if effect.new_scenario is not None and effect.new_scenario not in self.catalogue.scenarios:
                     known = ", ".join(self.catalogue.scenarios)
                     raise ValueError(f"scenario {effect.new_scenario!r} is not one of {known}")
                 self._window(effect.state.preset)  # an unknown preset: refused before anything changes
                 if effect.reset:
+                    if effect.state.preset != self.state.preset:
+                        self.faults.set_preset(self.catalogue.faults.get(effect.state.preset, {}), self.seed)
                     self._rebuild(effect.state, effect.start_hour)
                     announce = self.snapshot()
                 else:
@@ -221,6 +243,28 @@ class LiveRunner:
                 self.error = str(exc)
                 log.warning("simulator command refused: %s", exc)
         return announce
+
+    def _apply_faults(self, command: Command) -> None:
+        """Break or repair simulated sensors; unknown bays refuse the whole command (ValueError)."""
+        if command.repair_sensors:
+            self.faults.repair_all()
+        request = command.break_sensors
+        if request is not None:
+            self.faults.break_bays(self._fault_bays(command.site, request), request.kind)
+
+    def _fault_bays(self, site: str | None, request: BreakSensors) -> list[str]:
+        view = self.views.of(site) if site else next(v for v in self.views.sites if v.is_model)
+        if view is None:
+            raise ValueError(f"site {site!r} is not published by this simulator")
+        bays = {b: m for b, m in view.to_model.items() if m in self.views.published}
+        if request.bays is not None:
+            unknown = sorted(set(request.bays) - set(bays))
+            if unknown:
+                raise ValueError(f"no simulated bay {', '.join(unknown)} in site {view.id!r}")
+            return [bays[b] for b in request.bays]
+        working = sorted(b for b, m in bays.items() if self.faults.kind(m) is None)
+        self._draws += 1
+        return [bays[b] for b in pick_random(working, request.random or 0, self.seed * 1000 + self._draws)]
 
     def apply_real_readings(self) -> list[Message]:
         """Real sensors' readings into the model; the model site's copy of those bays follows them."""
@@ -245,20 +289,33 @@ class LiveRunner:
         now_ns = time.time_ns()
         return [m for change in self.model.advance(self.sim_s) for m in self._changes(change, now_ns)]
 
-    def _message(self, site: str, bay: Bay, occupied: bool, time_ns: int) -> Message:
+    def _message(self, site: str, bay: Bay, occupied: bool, time_ns: int, heartbeat: bool = False) -> Message:
         if self.publish_as == "tts" and bay.device_id:
-            return tts_message(bay, occupied, time_ns)
-        return native_message(site, bay.id, occupied, time_ns)
+            return tts_message(bay, occupied, time_ns, heartbeat)
+        return native_message(site, bay.id, occupied, time_ns, heartbeat)
 
     def _changes(self, change: Change, time_ns: int) -> list[Message]:
+        sent = self.faults.change(change.bay, change.occupied)
+        if sent is None:
+            return []
+        return self._published(sent.bay, sent.occupied, time_ns, heartbeat=False)
+
+    def _published(self, model_bay: str, occupied: bool, time_ns: int, heartbeat: bool) -> list[Message]:
         return [
-            self._message(view.id, bay, change.occupied, time_ns)
-            for view, bay in self.views.published.get(change.bay, ())
+            self._message(view.id, bay, occupied, time_ns, heartbeat)
+            for view, bay in self.views.published.get(model_bay, ())
         ]
 
     def snapshot(self) -> list[Message]:
         now_ns = time.time_ns()
-        return [m for change in self.model.snapshot() for m in self._changes(change, now_ns)]
+        sent = self.faults.snapshot((c.bay, c.occupied) for c in self.model.snapshot())
+        return [m for p in sent for m in self._published(p.bay, p.occupied, now_ns, heartbeat=False)]
+
+    def sensor_messages(self, wall_dt_s: float) -> list[Message]:
+        """Heartbeats and flapping sensors' toggles (on the sensor clock, also while paused)."""
+        now_ns = time.time_ns()
+        sent = self.faults.advance(wall_dt_s * self.state.speed, skip=engine_failed(self.model, self.bay_ids))
+        return [m for p in sent for m in self._published(p.bay, p.occupied, now_ns, p.heartbeat)]
 
     def positions_due(self, now: float) -> Message | None:
         if not self.positions.due(now):
@@ -313,13 +370,16 @@ class LiveRunner:
             "typical_day": typical_day,
             "typical_day_progress": progress,
             "signs": self.model.signs(),
+            "sensor_heartbeat_s": HEARTBEAT_S,
         }
+        broken = self.faults.active
         out = []
         for view in self.views.sites:
             status = SimulatorStatus(
                 site=view.id,
                 view_bays={} if view.is_model else dict(view.to_model),
                 real_bays=sorted(b for b, m in view.to_model.items() if m in self.views.real_model_bays),
+                sensor_faults={b: broken[m].kind for b, m in sorted(view.to_model.items()) if m in broken},
                 **common,
             )
             out.append((topics.simulator_status(view.id), status.model_dump_json().encode()))
@@ -359,7 +419,10 @@ def run_live(
             runner.want_positions(payload)
         elif message.topic in control_topics:
             try:
-                runner.command(Command.model_validate_json(payload))
+                command = Command.model_validate_json(payload)
+                if command.site is None:  # bays named in it belong to the site whose topic it came on
+                    command = command.model_copy(update={"site": message.topic.split("/")[2]})
+                runner.command(command)
             except ValidationError as exc:
                 log.warning("ignored a malformed simulator command: %s", exc.errors()[0]["msg"])
         else:
@@ -393,6 +456,7 @@ def run_live(
             send(runner.apply_real_readings())
             now = time.monotonic()
             send(runner.step(now - last))
+            send(runner.sensor_messages(now - last))
             last = now
             positions = runner.positions_due(now)
             if positions is not None:
@@ -485,11 +549,12 @@ def build_runner(
         steering=mode,
     )
     typical = TypicalDays(Path(sites_dir), days=typical_days, seed=run_seed) if typical_days else None
+    faults = {name: dict(p.sensor_faults) for name, p in first.presets.items()}
     runner = LiveRunner(
         views,
         build,
         state,
-        Catalogue(sorted(same_model), presets),
+        Catalogue(sorted(same_model), presets, faults),
         publish_as=publish_as,
         seed=run_seed,
         typical=typical,
@@ -498,6 +563,15 @@ def build_runner(
         bay_ids=network.bay_ids,
     )
     return runner
+
+
+def engine_failed(model: object, bay_ids: Sequence[str]) -> frozenset[str]:
+    """The bays whose sensor the engine has failed (the preset's silent share): they send no heartbeat
+    either. Read from ``simulator.engine``'s twin with sensors; a model without one fails none."""
+    frozen = getattr(getattr(model, "with_sensors", None), "frozen", None)
+    if not frozen or not any(frozen):
+        return frozenset()
+    return frozenset(bay for bay, failed in zip(bay_ids, frozen, strict=False) if failed)
 
 
 def parse_start_hour(value: str | None) -> float | None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from parking.events import NAME_PATTERN
+from simulator.faults import FaultKind
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_SCENARIO = "town-centre"
@@ -217,6 +218,8 @@ class Preset(_Model):
     demand_factor: Annotated[float, Field(ge=0.0, le=5.0)]
     sensor_failed_share: Share
     sensor_failed_from_h: Annotated[float, Field(ge=0.0, le=24.0)]
+    # live only: shares of the sensors that publish as stuck or flapping (simulator.faults)
+    sensor_faults: dict[FaultKind, Share] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Preset:
