@@ -15,13 +15,21 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from parking.ports import port_is_free
 from parking.settings import default_state_root
-from parklotse.servers import LocalInfluxDB, LocalMosquitto, ServerError, free_port
+from parklotse.servers import (
+    LocalInfluxDB,
+    LocalMosquitto,
+    SecureInfluxDB,
+    SecureMosquitto,
+    ServerError,
+    free_port,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,7 @@ class Stack:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.servers: list[LocalMosquitto | LocalInfluxDB] = []
+        self.servers: list[LocalMosquitto | LocalInfluxDB | SecureMosquitto | SecureInfluxDB] = []
         self.pid_file = state_dir / "pids.json"
 
     def record(self) -> None:
@@ -129,30 +137,90 @@ def run_demo(args: argparse.Namespace) -> int:
         print("stopped; state kept in", state_dir, flush=True)
 
 
-def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port: int) -> int:
+@dataclass
+class Wiring:
+    """Where the servers are, and each service's environment."""
+
+    mqtt_url: str
+    influx_url: str
+    env: dict[str, dict[str, str]]  # service (ingest, api, simulator) -> its environment
+    token: str
+    credentials_file: Path | None = None
+
+
+def _start_servers(args: argparse.Namespace, stack: Stack) -> Wiring:
     state_dir = stack.state_dir
-    print(_addresses(f"http://127.0.0.1:{api_port}/"), flush=True)
+    base = {
+        **os.environ,
+        "PARKLOTSE_SPOOL_DIR": str(state_dir / "ingest" / "spool"),
+        "PARKLOTSE_DEADLETTER_DIR": str(state_dir / "ingest" / "deadletter"),
+        "PARKLOTSE_METRICS_PORT": str(_preferred_port(9108)),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if getattr(args, "secure", False):
+        return _start_secure_servers(stack, base)
     mosquitto = LocalMosquitto(state_dir / "mosquitto", port=_preferred_port(1883))
     influx = LocalInfluxDB(state_dir / "influxdb", port=_preferred_port(8086))
     for server in (mosquitto, influx):
         server.start()
         stack.servers.append(server)
         stack.record()
+    env = {**base, "PARKLOTSE_MQTT_URL": mosquitto.url, "PARKLOTSE_INFLUX_URL": influx.url}
+    return Wiring(mosquitto.url, influx.url, dict.fromkeys(SERVICES, env), _token())
+
+
+def _start_secure_servers(stack: Stack, base: dict[str, str]) -> Wiring:
+    """The pilot's locks (docs/pilot.md): TLS broker with passwords and ACL, InfluxDB with authentication."""
+    from parking.registry import load_registry
+    from parking.settings import CommonSettings
+    from parklotse import secure
+
+    state_dir = stack.state_dir
+    secrets_dir = state_dir / "secrets"
+    credentials_file = state_dir / "credentials.env"
+    registry = load_registry(CommonSettings().sites_dir)
+    secret = secure.new_secrets(registry, secure.read_env_file(credentials_file))
+    secure.make_certificates(secrets_dir, ["localhost", "127.0.0.1"])
+    secure.write_password_file(secrets_dir / "passwd", secret.broker_users())
+    secure.write_sensor_list(secrets_dir / "sensors.csv", secret)
+    mosquitto = SecureMosquitto(
+        state_dir / "mosquitto-secure", port=_preferred_port(8883), secrets_dir=secrets_dir
+    )
+    influx = SecureInfluxDB(
+        state_dir / "influxdb-secure",
+        port=_preferred_port(8086),
+        username=secure.INFLUX_USER,
+        password=secret.influx_password,
+    )
+    for server in (mosquitto, influx):
+        stack.servers.append(server)
+        server.start()
+        stack.record()
+    values = secure.credentials(
+        secret, mqtt_url=mosquitto.url, ca_file=secrets_dir / "ca.crt", influx_url=influx.url
+    )
+    secure.write_env_file(credentials_file, values)
     env = {
-        **os.environ,
-        "PARKLOTSE_MQTT_URL": mosquitto.url,
-        "PARKLOTSE_INFLUX_URL": influx.url,
-        "PARKLOTSE_SPOOL_DIR": str(state_dir / "ingest" / "spool"),
-        "PARKLOTSE_DEADLETTER_DIR": str(state_dir / "ingest" / "deadletter"),
-        "PARKLOTSE_METRICS_PORT": str(_preferred_port(9108)),
-        "PARKLOTSE_API_PORT": str(api_port),
-        "PYTHONUNBUFFERED": "1",
+        service: {**base, **secure.service_env(values, service), "PARKLOTSE_MODE": "production"}
+        for service in SERVICES
     }
+    return Wiring(mosquitto.url, influx.url, env, secret.api_token, credentials_file)
+
+
+SERVICES = ("ingest", "api", "simulator")
+
+
+def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port: int) -> int:
+    state_dir = stack.state_dir
+    wiring = _start_servers(args, stack)
+    for env in wiring.env.values():
+        env["PARKLOTSE_API_PORT"] = str(api_port)
+    print(_addresses(f"http://127.0.0.1:{api_port}/", wiring.token), flush=True)
     # Before the API starts, so that its rollup keeper builds the rollups of all of it at start-up.
-    history_sites = [] if args.no_backfill else _backfill(args, influx.url)
+    history_sites = [] if args.no_backfill else _backfill(args, wiring.env["api"])
     command = [sys.executable, "-m", "parklotse"]
-    stack.spawn("ingest", [*command, "ingest"], env)
-    stack.spawn("api", [*command, "api"], env)
+    stack.spawn("ingest", [*command, "ingest"], wiring.env["ingest"])
+    stack.spawn("api", [*command, "api"], wiring.env["api"])
     url = f"http://127.0.0.1:{api_port}/"
     _wait_http(f"{url}healthz", stack, stop)
     _wait_history(url, history_sites, stack, stop)
@@ -172,14 +240,21 @@ def _run(args: argparse.Namespace, stack: Stack, stop: threading.Event, api_port
                 "--preset",
                 args.preset,
             ],
-            env,
+            wiring.env["simulator"],
         )
+    secured = (
+        f"  secured:    TLS broker with passwords and ACL, InfluxDB with authentication, production mode\n"
+        f"  secrets:    {wiring.credentials_file} (every PARKLOTSE_* credential, shell syntax)\n"
+        if wiring.credentials_file
+        else ""
+    )
     print(
         f"\nParklotse demo is running.\n"
         f"  live page:  {url}   (town centre: {url}?site=town-centre, English: {url}?lang=en)\n"
-        f"  staff page: {url}staff   (token: {_token()})\n"
+        f"  staff page: {url}staff   (token: {wiring.token})\n"
         f"  API docs:   {url}docs\n"
-        f"  broker:     {mosquitto.url}    InfluxDB: {influx.url}\n"
+        f"  broker:     {wiring.mqtt_url}    InfluxDB: {wiring.influx_url}\n"
+        f"{secured}"
         f"  state/logs: {state_dir}\n"
         f"Press Ctrl-C to stop.\n",
         flush=True,
@@ -199,8 +274,8 @@ def _token() -> str:
     return ApiSettings().api_token.get_secret_value()
 
 
-def _addresses(url: str) -> str:
-    return f"Parklotse demo: live page {url}  ·  staff page {url}staff (token: {_token()})"
+def _addresses(url: str, token: str) -> str:
+    return f"Parklotse demo: live page {url}  ·  staff page {url}staff (token: {token})"
 
 
 def simulated_models(scenarios: list[str]) -> list[str]:
@@ -213,12 +288,19 @@ def simulated_models(scenarios: list[str]) -> list[str]:
     return list(chosen.values())
 
 
-def _backfill(args: argparse.Namespace, influx_url: str) -> list[str]:
+def _backfill(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     """Weeks of simulated history for the simulated sites; returns the sites that have it."""
+    from pydantic import SecretStr
+
     from parking.settings import CommonSettings
     from parklotse.backfill import run_backfill
 
-    settings = CommonSettings(influx_url=influx_url)
+    password = env.get("PARKLOTSE_INFLUX_PASSWORD")
+    settings = CommonSettings(
+        influx_url=env["PARKLOTSE_INFLUX_URL"],
+        influx_username=env.get("PARKLOTSE_INFLUX_USERNAME"),
+        influx_password=SecretStr(password) if password else None,
+    )
     outcomes = run_backfill(settings, args.scenario or ["showroom", "town-centre"], sys.stdout)
     return [o.site for o in outcomes]
 

@@ -189,3 +189,76 @@ def _http_ready(url: str) -> bool:
         return httpx.get(url, timeout=1.0).status_code == 204
     except httpx.HTTPError:
         return False
+
+
+@dataclass
+class SecureMosquitto(_Managed):
+    """mosquitto started with the pilot's configuration (parklotse/pilot/mosquitto.conf): TLS, passwords, ACL.
+
+    ``secrets_dir`` holds what parklotse/secure.py writes: ca.crt, server.crt, server.key, passwd.
+    """
+
+    secrets_dir: Path = Path()
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        from parklotse.secure import render_mosquitto_conf
+
+        binary = find_binary("mosquitto", "install it with: sudo apt-get install mosquitto")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        conf = self.state_dir / "mosquitto.conf"
+        conf.write_text(
+            render_mosquitto_conf(self.port, self.secrets_dir, self.state_dir, as_root=os.geteuid() == 0)
+        )
+        log = self.state_dir / "mosquitto.log"
+        self._spawn([binary, "-c", str(conf)], log)
+        assert self.process is not None
+        _wait(lambda: _tcp_ready(self.port), timeout_s, "mosquitto", self.process, log)
+
+    @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
+
+
+@dataclass
+class SecureInfluxDB(_Managed):
+    """influxd started with the pilot's configuration (authentication on); the admin made on first start."""
+
+    username: str = ""
+    password: str = field(default="", repr=False)
+    rpc_port: int = 0
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        from parklotse.secure import render_influxdb_conf
+
+        binary = find_binary("influxd", "install it with: sudo apt-get install influxdb")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        self.rpc_port = self.rpc_port or free_port()
+        conf = self.state_dir / "influxdb.conf"
+        conf.write_text(render_influxdb_conf(self.port, self.rpc_port, self.state_dir))
+        log = self.state_dir / "influxd.log"
+        self._spawn([binary, "-config", str(conf)], log)
+        assert self.process is not None
+        # /ping answers without credentials even with authentication on.
+        _wait(lambda: _http_ready(f"{self.url}/ping"), timeout_s, "influxd", self.process, log)
+        self._ensure_admin()
+
+    def _ensure_admin(self) -> None:
+        query = f"{self.url}/query"
+        # Allowed without credentials only while the database has no user at all (its first start).
+        escaped = self.password.replace("\\", "\\\\").replace("'", "\\'")
+        statement = f"CREATE USER \"{self.username}\" WITH PASSWORD '{escaped}' WITH ALL PRIVILEGES"
+        httpx.post(query, data={"q": statement}, timeout=10.0)
+        answer = httpx.post(
+            query, data={"q": "SHOW USERS"}, auth=(self.username, self.password), timeout=10.0
+        )
+        if answer.status_code != 200:
+            raise ServerError(
+                f"InfluxDB in {self.state_dir} refuses user {self.username!r} ({answer.status_code}): it was "
+                "created with other credentials; use those, or remove the folder to start afresh"
+            )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
