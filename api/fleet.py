@@ -4,7 +4,8 @@ Every ``PARKLOTSE_FLEET_REFRESH_S`` it reads the fast facts (status changes of t
 every ``PARKLOTSE_FLEET_SLOW_REFRESH_S``, the slow ones (battery, radio, status starts, daily site
 figures) from InfluxDB, joins them with the live state and the dead letters heard on
 ``parking/deadletter/#``, and keeps one report per site. Routes, metrics and the alert webhook
-read those reports; a failed read keeps the last report and is counted.
+read those reports; a failed read keeps the last report and is counted. The bays of a site that a
+live simulator publishes are judged in simulated time (``in_simulated_time``), its hands-on bays not.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from prometheus_client.registry import Collector
 
 from api.alerts import AlertWebhook
 from api.settings import ApiSettings
+from api.simulators import SimulatorBook
 from parking import topics
 from parking.events import ns_to_rfc3339
 from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
 from parking.fleet.gather import SlowFacts, assemble, read_fast, read_slow
 from parking.fleet.rules import (
+    HOUR_NS,
     BayFacts,
     Problem,
     ProblemCode,
@@ -38,6 +41,7 @@ from parking.fleet.rules import (
     Thresholds,
     evaluate_bay,
     evaluate_site,
+    in_simulated_time,
     keep_since,
 )
 from parking.mqtt import make_client
@@ -104,13 +108,18 @@ async def evaluate(
     thresholds: Thresholds,
     now_ns: int,
     previous: SiteHealth | None,
+    simulated: Thresholds | None = None,
+    real: frozenset[str] = frozenset(),
 ) -> SiteHealth:
     """The rules over every bay as its facts are made, yielding to the event loop now and then (a city
-    has 10,080 bays: done at once it would hold up requests for a noticeable time)."""
+    has 10,080 bays: done at once it would hold up requests for a noticeable time).
+
+    ``simulated``: the thresholds for the bays of a live simulator (all but the ``real`` ones)."""
     before = {b.facts.bay: b.problems for b in previous.bays} if previous else {}
     bays = []
     for i, f in enumerate(facts, 1):
-        found = evaluate_bay(f, thresholds, now_ns)
+        chosen = thresholds if simulated is None or f.bay in real else simulated
+        found = evaluate_bay(f, chosen, now_ns)
         bays.append(BayHealth(f, keep_since(before.get(f.bay, ()), found, now_ns) if found else found))
         if i % YIELD_EVERY == 0:
             await asyncio.sleep(0)
@@ -172,12 +181,14 @@ class FleetMonitor:
         live: LiveState,
         webhook: AlertWebhook | None = None,
         clock: Callable[[], int] = time.time_ns,
+        simulators: SimulatorBook | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.store = store
         self.live = live
         self.webhook = webhook
+        self.simulators = simulators
         self.thresholds = thresholds_from(settings)
         self.refusals = RefusalWindow()
         self.deadletter_feed_connected = False
@@ -277,10 +288,25 @@ class FleetMonitor:
             battery_every = int(self.settings.fleet_battery_refresh_s * 1e9)
             slow = await read_slow(self.store, site.id, now, self.thresholds, slow, battery_every)
             self._slow[site.id] = slow
-        fast = await read_fast(self.store, site.id, now)
+        simulator = self.simulators.pick(site.id) if self.simulators is not None else None
+        simulated, real = None, frozenset[str]()
+        if simulator is None or simulator.sensor_heartbeat_s is None:
+            fast = await read_fast(self.store, site.id, now)
+        else:
+            simulated = in_simulated_time(self.thresholds, simulator.speed, simulator.sensor_heartbeat_s)
+            real = frozenset(simulator.real_bays)
+            # read_fast counts the changes since its now - 1 h, with no end: shifted, it counts the
+            # changes of the last simulated hour (a window_ns parameter there would say it plainly).
+            window_ns = int(simulated.flapping_window_s * 1e9)
+            fast = await read_fast(self.store, site.id, now - window_ns + HOUR_NS)
+            if real:  # the hands-on bays' real sensors keep the real hour
+                hour = await read_fast(self.store, site.id, now)
+                fast = {b: n for b, n in fast.items() if b not in real} | {
+                    b: hour[b] for b in real & hour.keys()
+                }
         facts = assemble(site, self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
         previous = self._reports.get(site.id)
-        report = await evaluate(site, facts, slow, self.thresholds, now, previous)
+        report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)
         self._reports[site.id] = report
         if self.webhook is not None:
             found = changes(previous, report)
@@ -374,7 +400,14 @@ async def fleet_lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.fleet = None
         yield
         return
-    monitor = FleetMonitor(settings, services.registry, services.store, services.live, make_webhook(settings))
+    monitor = FleetMonitor(
+        settings,
+        services.registry,
+        services.store,
+        services.live,
+        make_webhook(settings),
+        simulators=services.simulators,
+    )
     collector = FleetCollector(monitor)
     app.state.metrics.registry.register(collector)
     app.state.fleet = monitor

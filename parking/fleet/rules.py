@@ -68,6 +68,10 @@ class Thresholds:
     reporting_drop_share: float = 0.15
     swing_shrink_ratio: float = 0.5
     site_min_days: int = 3
+    # A simulated site's sensors live in simulated time (``in_simulated_time``): ``changes_last_hour``
+    # then covers this many wall seconds, and the messages say the site is simulated.
+    flapping_window_s: float = 3600.0
+    time_scale: float = 1.0
 
     def silent_after_ns(self, codec: str | None) -> int:
         seconds = self.silent_after_s_by_codec.get(codec or "", self.silent_after_s)
@@ -75,6 +79,38 @@ class Thresholds:
 
     def low_volts(self, codec: str | None) -> float:
         return self.battery_low_v_by_codec.get(codec or "", self.battery_low_v)
+
+
+def in_simulated_time(t: Thresholds, speed: float, heartbeat_s: float | None) -> Thresholds:
+    """The per-bay thresholds for the sensors of a simulated site, whose clock runs ``speed`` times
+    faster than the wall clock the readings are stamped with.
+
+    Parking there happens ``speed`` times faster, so a rule in wall time would find every busy bay
+    flapping (a bay that changes twice an hour changes 120 times a wall hour at 60x) and would need
+    days of demo for silent or stuck. Durations are divided by the speed; the flapping window is one
+    simulated hour; silent means two missed heartbeats of the simulated sensors (they announce their
+    interval, ``simulator.faults``). Battery and site rules keep real days. docs/fleet.md.
+    """
+    scale = max(speed, 1.0)
+    silent_s = 2 * heartbeat_s if heartbeat_s else t.silent_after_s
+    return replace(
+        t,
+        silent_after_s=silent_s / scale,
+        silent_after_s_by_codec={},
+        stuck_occupied_s=t.stuck_occupied_s / scale,
+        stuck_free_s=t.stuck_free_s / scale,
+        zone_active_s=t.zone_active_s / scale,
+        flapping_window_s=3600.0 / scale,
+        time_scale=scale,
+    )
+
+
+def _simulated(t: Thresholds) -> tuple[str, str]:
+    """What the messages of a simulated site add, so nobody takes them for a real sensor's."""
+    if t.time_scale == 1.0:
+        return "", ""
+    factor = f"{t.time_scale:g}"
+    return f" (simulierter Ort, Zeitraffer {factor}×)", f" (simulated site, {factor}× time)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +199,11 @@ class SiteFacts:
 
 
 def hours(ns: int) -> str:
-    """A duration as people say it: hours below three days, then days."""
+    """A duration as people say it: minutes below two hours (a simulated site's), hours below three
+    days, then days."""
     h = ns / HOUR_NS
+    if h < 2 and ns % HOUR_NS:
+        return f"{ns / (60 * SECOND_NS):.0f} min"
     if h < 72:
         return f"{h:.0f} h"
     return f"{h / 24:.0f} d"
@@ -194,11 +233,12 @@ def silent(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
     quiet = now_ns - f.last_seen_ns
     if quiet <= limit:
         return None
+    de, en = _simulated(t)
     return Problem(
         ProblemCode.SILENT,
         f.last_seen_ns + limit,
-        f"Keine Nachricht seit {hours(quiet)} (erwartet mindestens alle {hours(limit)}).",
-        f"No message for {hours(quiet)} (expected at least every {hours(limit)}).",
+        f"Keine Nachricht seit {hours(quiet)} (erwartet mindestens alle {hours(limit)}){de}.",
+        f"No message for {hours(quiet)} (expected at least every {hours(limit)}){en}.",
     )
 
 
@@ -218,24 +258,36 @@ def stuck(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
     if not zone_active:
         return None  # the whole zone is quiet (closed road, holidays): not this sensor's fault
     de_state, en_state = ("belegt", "occupied") if occupied else ("frei", "free")
+    de, en = _simulated(t)
     return Problem(
         ProblemCode.STUCK,
         f.since_ns + limit,
-        f"Seit {hours(held)} durchgehend {de_state}, während die Zone wechselt; der Sensor meldet weiter.",
-        f"{en_state.capitalize()} for {hours(held)} while its zone keeps changing; the sensor still reports.",
+        f"Seit {hours(held)} durchgehend {de_state}, während die Zone wechselt; der Sensor meldet "
+        f"weiter{de}.",
+        f"{en_state.capitalize()} for {hours(held)} while its zone keeps changing; the sensor still "
+        f"reports{en}.",
     )
 
 
 def flapping(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
     if f.changes_last_hour <= t.flapping_changes_per_hour:
         return None
+    if t.time_scale == 1.0:
+        de_window, en_window = "der letzten Stunde", "the last hour"
+    else:
+        window = hours(int(t.flapping_window_s * SECOND_NS))
+        de_window, en_window = (
+            f"den letzten {window} (einer simulierten Stunde)",
+            f"the last {window} (a simulated hour)",
+        )
+    de, en = _simulated(t)
     return Problem(
         ProblemCode.FLAPPING,
         None,
-        f"{f.changes_last_hour} Statuswechsel in der letzten Stunde (plausibel: höchstens "
-        f"{t.flapping_changes_per_hour}).",
-        f"{f.changes_last_hour} status changes in the last hour (plausible: at most "
-        f"{t.flapping_changes_per_hour}).",
+        f"{f.changes_last_hour} Statuswechsel in {de_window} (plausibel: höchstens "
+        f"{t.flapping_changes_per_hour}){de}.",
+        f"{f.changes_last_hour} status changes in {en_window} (plausible: at most "
+        f"{t.flapping_changes_per_hour}){en}.",
     )
 
 
