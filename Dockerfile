@@ -12,14 +12,21 @@ COPY dashboards ./dashboards
 COPY parklotse ./parklotse
 COPY forecast ./forecast
 # dashboards.assets: the kiosk's plotly.js bundle from the npm registry, checked against its pinned hash,
-# kept beside the installed package (run from / so that the installed copy is the one imported).
-RUN pip install . && (cd / && python -m dashboards.assets) && useradd --system --uid 10001 --home /data parklotse && mkdir -p /data && chown parklotse /data
+# kept beside the installed package (-P: the installed copy is imported, not ./dashboards).
+RUN pip install . \
+    && python -P -m dashboards.assets \
+    && groupadd --system --gid 10001 parklotse \
+    && useradd --system --uid 10001 --gid 10001 --home /data parklotse \
+    && mkdir -p /data \
+    && chown 10001:10001 /data
 
-USER parklotse
+# Numeric, so that the host and Kubernetes' runAsNonRoot can tell it is not root.
+USER 10001:10001
 # Site files: the packaged samples, unless a folder is mounted at /app/sites (./sites in the working
-# directory comes before the samples) or PARKLOTSE_SITES_DIR names another.
+# directory comes before the samples) or PARKLOTSE_SITES_DIR names another. /data is the ingester's
+# (spool, dead letters): compose mounts a named volume there; no VOLUME, so that the API and the
+# simulator leave no anonymous volumes behind.
 ENV PARKLOTSE_SPOOL_DIR=/data/spool \
     PARKLOTSE_DEADLETTER_DIR=/data/deadletter
-VOLUME ["/data"]
 ENTRYPOINT ["parklotse"]
 CMD ["--help"]

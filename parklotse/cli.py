@@ -128,6 +128,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_forecast_arguments(forecast)
 
+    pilot = sub.add_parser(
+        "pilot-secrets",
+        help="make a pilot's secrets: CA, broker certificate and users, credentials.env (docs/pilot.md)",
+        description="Writes into --dir: credentials.env (every PARKLOTSE_* secret, for "
+        "docker-compose.production.yml's --env-file), sensors.csv (each native sensor's user, password and "
+        "topic), ca.key, and broker/ (what the broker reads). Run it again after adding bays: every "
+        "password and the token already in credentials.env and sensors.csv are kept; delete a line to "
+        "have that one made anew.",
+    )
+    pilot.add_argument(
+        "--dir", dest="secrets_dir", type=Path, default=Path("secrets"), help="default ./secrets"
+    )
+    pilot.add_argument(
+        "--host",
+        action="append",
+        help="a name or address clients reach the broker by (repeatable; mosquitto, localhost are added)",
+    )
+    pilot.add_argument("--sites-dir", type=Path, help="the site files whose bays get sensor users")
+
     demo = sub.add_parser(
         "demo", help="run the whole local stack: broker, database, ingester, API, simulator"
     )
@@ -216,6 +235,8 @@ def _run(args: argparse.Namespace) -> int:
         from forecast.command import run as run_forecast
 
         return run_forecast(args)
+    if args.command == "pilot-secrets":
+        return _pilot_secrets(args)
     if args.command == "demo":
         from parklotse.demo import run_demo
 
@@ -314,5 +335,33 @@ def _deadletters(args: argparse.Namespace) -> int:
     print(
         f"replayed {sent} dead letters to {settings.mqtt_url}; what is still refused comes back as new "
         "dead letters"
+    )
+    return 0
+
+
+def _pilot_secrets(args: argparse.Namespace) -> int:
+    from parking.registry import load_registry
+    from parking.settings import CommonSettings
+    from parklotse import secure
+    from parklotse.servers import ServerError
+
+    folder: Path = args.secrets_dir.resolve()
+    env_file = folder / "credentials.env"
+    hosts = [*(args.host or []), *secure.DEFAULT_HOSTS]
+    registry = load_registry(args.sites_dir or CommonSettings().sites_dir)
+    try:
+        secret = secure.prepare(folder, registry, hosts, secure.read_env_file(env_file))
+    except ServerError as exc:
+        print(f"parklotse pilot-secrets: {exc}", file=sys.stderr)
+        return 2
+    previous_url = secure.read_env_file(env_file).get("PARKLOTSE_MQTT_URL")
+    url = f"mqtts://{args.host[0]}:8883" if args.host else previous_url or "mqtts://mosquitto:8883"
+    ca = secure.broker_dir(folder) / "ca.crt"
+    secure.write_env_file(
+        env_file, secure.credentials(secret, mqtt_url=url, ca_file=ca, influx_url="http://127.0.0.1:8086")
+    )
+    print(
+        f"wrote {env_file} (services' secrets), {folder / 'sensors.csv'} ({len(secret.sensor_passwords)} "
+        f"sensors), and {secure.broker_dir(folder)} (the broker's certificate, key and users; CA {ca})"
     )
     return 0

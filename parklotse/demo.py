@@ -179,12 +179,11 @@ def _start_secure_servers(stack: Stack, base: dict[str, str]) -> Wiring:
     secrets_dir = state_dir / "secrets"
     credentials_file = state_dir / "credentials.env"
     registry = load_registry(CommonSettings().sites_dir)
-    secret = secure.new_secrets(registry, secure.read_env_file(credentials_file))
-    secure.make_certificates(secrets_dir, ["localhost", "127.0.0.1"])
-    secure.write_password_file(secrets_dir / "passwd", secret.broker_users())
-    secure.write_sensor_list(secrets_dir / "sensors.csv", secret)
+    previous = secure.read_env_file(credentials_file)
+    secret = secure.prepare(secrets_dir, registry, ["localhost", "127.0.0.1"], previous)
+    broker_dir = secure.broker_dir(secrets_dir)
     mosquitto = SecureMosquitto(
-        state_dir / "mosquitto-secure", port=_preferred_port(8883), secrets_dir=secrets_dir
+        state_dir / "mosquitto-secure", port=_preferred_port(8883), secrets_dir=broker_dir
     )
     influx = SecureInfluxDB(
         state_dir / "influxdb-secure",
@@ -197,7 +196,7 @@ def _start_secure_servers(stack: Stack, base: dict[str, str]) -> Wiring:
         server.start()
         stack.record()
     values = secure.credentials(
-        secret, mqtt_url=mosquitto.url, ca_file=secrets_dir / "ca.crt", influx_url=influx.url
+        secret, mqtt_url=mosquitto.url, ca_file=broker_dir / "ca.crt", influx_url=influx.url
     )
     secure.write_env_file(credentials_file, values)
     env = {

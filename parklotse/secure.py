@@ -1,8 +1,9 @@
 """The secrets of a locked-down stack, and the pilot's configuration files rendered for local servers.
 
-One folder holds everything secret: a CA and the broker's server certificate, the broker's password
-file (one user per service, per network-server integration and per native sensor), ``sensors.csv``
-with each sensor's password, and ``credentials.env`` with the ``PARKLOTSE_*`` values the services use.
+One folder holds everything secret: the CA's key, ``sensors.csv`` with each native sensor's password,
+``credentials.env`` with the ``PARKLOTSE_*`` values the services use, and ``broker/`` with what the
+broker reads: the CA certificate, the server certificate and key, and the password file (one user per
+service, per network-server integration and per native sensor).
 ``parklotse demo --secure`` and ``parklotse pilot-secrets`` write it; docker-compose.production.yml and
 the demo use the configuration files in ``parklotse/pilot/`` with it (docs/pilot.md).
 """
@@ -43,6 +44,8 @@ SERVICE_USERS = {
 }
 # Site ids that would turn a sensor's topic parking/{site}/{bay}/status into a derived topic.
 _RESERVED_SITES = frozenset({"state", "events", "deadletter"})
+# Names every server certificate carries: compose's service name and this machine.
+DEFAULT_HOSTS = ("mosquitto", "localhost", "127.0.0.1")
 CERT_DAYS = 825  # the longest validity clients still accept for a server certificate
 
 
@@ -69,12 +72,18 @@ class Secrets:
         return {**self.service_passwords, **self.sensor_passwords}
 
 
-def new_secrets(registry: Registry, previous: Mapping[str, str] | None = None) -> Secrets:
+def new_secrets(
+    registry: Registry,
+    previous: Mapping[str, str] | None = None,
+    sensors_before: Mapping[str, str] | None = None,
+) -> Secrets:
     """Random secrets for the services and for every bay of the site files; earlier ones are kept.
 
-    Kept so that a restarted demo still logs in to the InfluxDB whose admin it created the first time.
+    Kept so that a restarted demo still logs in to the InfluxDB whose admin it created the first time,
+    and so that adding a site does not change every sensor's password.
     """
     previous = previous or {}
+    sensors_before = sensors_before or {}
     services = {
         user: previous.get(f"PARKLOTSE_{prefix}_MQTT_PASSWORD") or random_secret()
         for prefix, user in SERVICE_USERS.items()
@@ -84,10 +93,9 @@ def new_secrets(registry: Registry, previous: Mapping[str, str] | None = None) -
         if site.id in _RESERVED_SITES:
             raise ServerError(f"site id {site.id!r} is reserved for derived topics; rename the site")
         for bay in site.bays:
-            sensors[sensor_username(site.id, bay)] = random_secret()
+            name = sensor_username(site.id, bay)
+            sensors[name] = sensors_before.get(name) or random_secret()
     example = next(iter(sensors), "")
-    if example and previous.get("PARKLOTSE_EXAMPLE_SENSOR_USERNAME") == example:
-        sensors[example] = previous.get("PARKLOTSE_EXAMPLE_SENSOR_PASSWORD") or sensors[example]
     return Secrets(
         service_passwords=services,
         sensor_passwords=sensors,
@@ -165,6 +173,14 @@ def write_sensor_list(path: Path, secrets_: Secrets) -> None:
     path.chmod(0o600)
 
 
+def read_sensor_list(path: Path) -> dict[str, str]:
+    """username -> password from sensors.csv; an absent file is empty."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as source:
+        return {row["username"]: row["password"] for row in csv.DictReader(source) if row.get("password")}
+
+
 def write_password_file(path: Path, users: Mapping[str, str]) -> None:
     """mosquitto's password file, hashed by mosquitto_passwd in one run."""
     binary = find_binary("mosquitto_passwd", "it comes with mosquitto: sudo apt-get install mosquitto")
@@ -178,15 +194,33 @@ def write_password_file(path: Path, users: Mapping[str, str]) -> None:
         raise ServerError(f"mosquitto_passwd failed: {result.stderr.strip() or result.stdout.strip()}")
 
 
+def broker_dir(secrets_dir: Path) -> Path:
+    """What the broker reads (ca.crt, server.crt, server.key, passwd), and nothing else: compose mounts it."""
+    return secrets_dir / "broker"
+
+
+def prepare(
+    secrets_dir: Path, registry: Registry, hosts: Iterable[str], previous: Mapping[str, str]
+) -> Secrets:
+    """Secrets, certificates, the broker's password file and sensors.csv in ``secrets_dir``."""
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    secrets_dir.chmod(0o700)
+    secret = new_secrets(registry, previous, read_sensor_list(secrets_dir / "sensors.csv"))
+    make_certificates(secrets_dir, hosts)
+    write_password_file(broker_dir(secrets_dir) / "passwd", secret.broker_users())
+    write_sensor_list(secrets_dir / "sensors.csv", secret)
+    return secret
+
+
 def make_certificates(folder: Path, hosts: Iterable[str]) -> None:
-    """A CA (ca.crt, ca.key) and a server certificate it signed (server.crt, server.key) for ``hosts``.
+    """A CA (ca.key here, ca.crt in broker/) and a server certificate for ``hosts`` (broker/server.*).
 
     The CA is kept when it exists, so clients that trust it keep working after a new server certificate.
     """
     openssl = find_binary("openssl", "install it with: sudo apt-get install openssl")
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    ca_key, ca_crt = folder / "ca.key", folder / "ca.crt"
+    broker = broker_dir(folder)
+    broker.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = folder / "ca.key", broker / "ca.crt"
     if not (ca_key.exists() and ca_crt.exists()):
         _openssl(
             openssl,
@@ -199,9 +233,13 @@ def make_certificates(folder: Path, hosts: Iterable[str]) -> None:
                 "keyUsage=critical,keyCertSign,cRLSign",
             ],
         )
-    names = []
-    for host in dict.fromkeys(hosts):
-        names.append(f"IP:{host}" if _is_ip(host) else f"DNS:{host}")
+    names = [f"IP:{host}" if _is_ip(host) else f"DNS:{host}" for host in dict.fromkeys(hosts)]
+    server_crt = broker / "server.crt"
+    if server_crt.exists() and (broker / "server.key").exists():
+        shown = _openssl(openssl, ["x509", "-in", str(server_crt), "-noout", "-ext", "subjectAltName"])
+        have = {name.strip().replace("IP Address:", "IP:") for name in shown.splitlines()[-1].split(",")}
+        if set(names) <= have:
+            return  # it already names every host: clients that pinned it keep working
     extensions = folder / "server.ext"
     extensions.write_text(
         "basicConstraints=CA:FALSE\n"
@@ -215,24 +253,26 @@ def make_certificates(folder: Path, hosts: Iterable[str]) -> None:
     _openssl(
         openssl,
         ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-        ["-keyout", str(folder / "server.key"), "-out", str(request), "-subj", "/CN=Parklotse broker"],
+        ["-keyout", str(broker / "server.key"), "-out", str(request), "-subj", "/CN=Parklotse broker"],
     )
     _openssl(
         openssl,
-        ["x509", "-req", "-in", str(request), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial"],
-        ["-out", str(folder / "server.crt"), "-days", str(CERT_DAYS), "-extfile", str(extensions)],
+        ["x509", "-req", "-in", str(request), "-CA", str(ca_crt), "-CAkey", str(ca_key)],
+        ["-CAserial", str(folder / "ca.srl"), "-CAcreateserial"],
+        ["-out", str(server_crt), "-days", str(CERT_DAYS), "-extfile", str(extensions)],
     )
     request.unlink()
     extensions.unlink()
-    for key in (ca_key, folder / "server.key"):
+    for key in (ca_key, broker / "server.key"):
         key.chmod(0o600)
 
 
-def _openssl(binary: str, *parts: list[str]) -> None:
+def _openssl(binary: str, *parts: list[str]) -> str:
     argv = [binary, *(arg for part in parts for arg in part)]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ServerError(f"openssl {argv[1]} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
 
 
 def _is_ip(host: str) -> bool:

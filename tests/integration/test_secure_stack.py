@@ -91,17 +91,16 @@ def _healthy(url: str) -> bool:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
     root = tmp_path_factory.mktemp("secure")
     sites = _lab_sites(root / "sites")
-    secret = secure.new_secrets(load_registry(sites))
-    secure.make_certificates(root / "secrets", ["localhost", "127.0.0.1"])
-    secure.write_password_file(root / "secrets" / "passwd", secret.broker_users())
-    mosquitto = SecureMosquitto(root / "mosquitto", secrets_dir=root / "secrets")
+    secret = secure.prepare(root / "secrets", load_registry(sites), ["localhost", "127.0.0.1"], {})
+    broker = secure.broker_dir(root / "secrets")
+    mosquitto = SecureMosquitto(root / "mosquitto", secrets_dir=broker)
     influx = SecureInfluxDB(root / "influx", username=secure.INFLUX_USER, password=secret.influx_password)
     services: list[Service] = []
     mosquitto.start()
     try:
         influx.start()
         values = secure.credentials(
-            secret, mqtt_url=mosquitto.url, ca_file=root / "secrets" / "ca.crt", influx_url=influx.url
+            secret, mqtt_url=mosquitto.url, ca_file=broker / "ca.crt", influx_url=influx.url
         )
         result = SecureStack(mosquitto, influx, values, secret, services=services)
         common = {

@@ -95,3 +95,10 @@ def test_the_image_copies_every_package_the_project_installs() -> None:
         if line.startswith("COPY ") and not line.startswith("COPY pyproject")
     }
     assert packages == copied, "the Dockerfile copies other folders than pyproject.toml installs"
+
+
+def test_one_image_is_built_once_and_shared_by_the_services(compose: dict[str, Any]) -> None:
+    apps = {name: compose["services"][name] for name in ("ingest", "api", "simulator")}
+    assert [name for name, service in apps.items() if "build" in service] == ["ingest"]
+    assert {service["image"] for service in apps.values()} == {"parklotse:latest"}
+    assert all(service["pull_policy"] == "never" for name, service in apps.items() if name != "ingest")
