@@ -136,3 +136,35 @@ class SiteSensors(BaseModel):
     summary: FleetSummary = Field(description="Counts over all bays of the site, whatever the filter")
     site_problems: list[ProblemView] = Field(description="Site-wide problems (reporting_drop, swing_shrink)")
     sensors: list[SensorView]
+
+
+class SensorHour(BaseModel):
+    start: datetime = Field(description="The hour's start (UTC)")
+    messages: int = Field(description="Status readings the sensor sent in the hour, heartbeats included")
+    battery_v: float | None = Field(description="Mean battery voltage of the hour, if reported")
+    battery_pct: float | None = Field(description="Mean battery percentage of the hour, if reported")
+
+
+class SensorHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "site": "showroom",
+                "bay": "A03",
+                "days": 7,
+                "hours": [
+                    {
+                        "start": "2026-11-21T09:00:00.000Z",
+                        "messages": 4,
+                        "battery_v": 3.05,
+                        "battery_pct": None,
+                    }
+                ],
+            }
+        }
+    )
+
+    site: str
+    bay: str
+    days: int
+    hours: list[SensorHour] = Field(description="Every hour of the period, oldest first (0 messages: none)")

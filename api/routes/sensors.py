@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 
-from api.deps import SiteDep, read_access
+from api.deps import ServicesDep, SiteDep, read_access
 from api.fleet import BayHealth, FleetMonitor, SiteHealth, fleet_lifespan, get_fleet
 from api.fleet_models import (
     DeadLetterView,
@@ -15,6 +16,7 @@ from api.fleet_models import (
     ProblemView,
     RadioView,
     SensorDetail,
+    SensorHistory,
     SiteSensors,
 )
 from api.models import Problem
@@ -22,6 +24,7 @@ from api.routes.dashboard import CSP, STATIC
 from parking.events import NAME_PATTERN, ns_to_rfc3339
 from parking.fleet.rules import Problem as FoundProblem
 from parking.fleet.rules import ProblemCode
+from parking.fleet.series import read_hourly
 
 # No prefix: the staff page "Sensoren" is served here too, beside the API it reads.
 router = APIRouter(tags=["fleet health"], lifespan=fleet_lifespan)
@@ -125,6 +128,37 @@ async def get_sensor(site: SiteDep, bay: BayId, monitor: FleetDep) -> SensorDeta
         for r in monitor.refusals.recent(site.id, bay)
     ]
     return SensorDetail.model_validate({**_sensor(found), "dead_letters": letters})
+
+
+@router.get(
+    "/api/v1/sites/{site}/sensors/{bay}/history",
+    response_model=SensorHistory,
+    responses={
+        404: RESPONSES[404],
+        503: {"model": Problem, "description": "InfluxDB is unreachable; retry later"},
+    },
+    dependencies=READ,
+)
+async def sensor_history(
+    site: SiteDep,
+    bay: BayId,
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=30, description="How many days back", examples=[7])] = 7,
+) -> SensorHistory:
+    """One sensor's messages and battery per hour (from InfluxDB), for the chart on the staff page."""
+    if bay not in site.bays:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"bay {bay!r} is not known in site {site.id!r}")
+    points = await read_hourly(services.store, site.id, bay, time.time_ns(), days)
+    hours = [
+        {
+            "start": ns_to_rfc3339(p.start_ns),
+            "messages": p.messages,
+            "battery_v": p.battery_v,
+            "battery_pct": p.battery_pct,
+        }
+        for p in points
+    ]
+    return SensorHistory.model_validate({"site": site.id, "bay": bay, "days": days, "hours": hours})
 
 
 PAGE_HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"}

@@ -1,6 +1,8 @@
-// Staff page "Sensoren": every sensor of a site, its problems, a map with the problem bays marked.
-// Reads GET /api/v1/sites/{site}/sensors (see docs/fleet.md); the staff token, if the staff page
-// stored one, is sent along for installations with private reads.
+// Staff page "Sensoren": every sensor of a site, its problems, a map with the problem bays marked, a
+// sensor's messages and battery per hour. Reads GET /api/v1/sites/{site}/sensors (see docs/fleet.md);
+// the staff token, if the staff page stored one, is sent along for installations with private reads,
+// and lets staff break simulated sensors of a site a simulator runs (POST /api/v1/simulator, as the
+// staff page's controls do).
 "use strict";
 
 const TEXT = {
@@ -12,6 +14,15 @@ const TEXT = {
       battery: "Batterie", radio: "Funk (RSSI / SNR)", problems: "Probleme" },
     codes: { silent: "stumm", stuck: "hängt", flapping: "flattert", battery_low: "Batterie schwach",
       battery_falling: "Batterie fällt", weak_radio: "Funk schwach", rejected: "abgewiesen" },
+    faults_title: "Simulator: Sensoren kaputt machen",
+    faults_help: "Für die Vorführung: der Simulator sendet für diese Plätze nichts mehr (stumm), immer denselben Status (hängt) oder wechselt ständig (flattert). Die Regeln oben finden stumme und flatternde nach wenigen Minuten, hängende nach 72 simulierten Stunden.",
+    fault_kind: "Art", kind_silent: "stumm", kind_stuck: "hängt", kind_flapping: "flattert",
+    fault_bays: "Plätze (Klick in Tabelle oder Karte fügt hinzu)", break_bays: "Diese kaputt machen",
+    fault_random: "oder zufällig", break_random: "Ein paar zufällig", repair_all: "Alle reparieren",
+    broken_now: "Vom Simulator kaputt:", broken_none: "Der Simulator lässt alle Sensoren arbeiten.",
+    sent: "Gesendet.", token_needed: "Zum Steuern erst auf der Steuerungsseite (/staff) anmelden.",
+    failed: "Fehler:", sim_tag: "simuliert", history: "Nachrichten und Batterie je Stunde (7 Tage)",
+    messages: "Nachrichten", battery_v: "Batterie (V)", battery_pct: "Batterie (%)", no_history: "keine Daten",
   },
   en: {
     title: "Parklotse – sensors", fleet: "Sensor health", map: "Map", all: "all",
@@ -21,6 +32,15 @@ const TEXT = {
       battery: "Battery", radio: "Radio (RSSI / SNR)", problems: "Problems" },
     codes: { silent: "silent", stuck: "stuck", flapping: "flapping", battery_low: "battery low",
       battery_falling: "battery falling", weak_radio: "weak radio", rejected: "rejected" },
+    faults_title: "Simulator: break sensors",
+    faults_help: "For the demo: the simulator sends nothing for these bays (silent), always the same status (stuck) or toggles all the time (flapping). The rules above find silent and flapping ones within minutes, stuck ones after 72 simulated hours.",
+    fault_kind: "Kind", kind_silent: "silent", kind_stuck: "stuck", kind_flapping: "flapping",
+    fault_bays: "Bays (a click in the table or map adds one)", break_bays: "Break these",
+    fault_random: "or at random", break_random: "A few at random", repair_all: "Repair all",
+    broken_now: "Broken by the simulator:", broken_none: "The simulator keeps every sensor working.",
+    sent: "Sent.", token_needed: "Sign in on the control page (/staff) first.",
+    failed: "Error:", sim_tag: "simulated", history: "Messages and battery per hour (7 days)",
+    messages: "messages", battery_v: "battery (V)", battery_pct: "battery (%)", no_history: "no data",
   },
 };
 const params = new URLSearchParams(location.search);
@@ -32,6 +52,7 @@ let sortDir = -1;
 let data = null;
 let geometry = null;
 let selected = null;
+let simulator = null;  // the site's simulator status while one runs (GET /api/v1/simulator)
 const $ = (id) => document.getElementById(id);
 const t = () => TEXT[lang];
 
@@ -107,6 +128,13 @@ function renderTable() {
         tag.title = lang === "de" ? p.message_de : p.message_en;
         codes.append(tag);
       }
+      const broken = simulator && simulator.sensor_faults ? simulator.sensor_faults[s.bay] : null;
+      if (broken) {
+        const tag = document.createElement("small");
+        tag.className = "sim-fault";
+        tag.textContent = `${t().sim_tag}: ${t()[`kind_${broken}`]}`;
+        codes.append(tag);
+      }
       tr.append(cell(s.bay), cell(s.zone), cell(s.device || "–"), cell(s.status), cell(when(s.last_message)),
         cell(battery), cell(radio), codes);
       tr.addEventListener("click", () => showDetail(s.bay));
@@ -170,6 +198,7 @@ function renderMap() {
 async function showDetail(bay) {
   selected = bay;
   renderTable();
+  addFaultBay(bay);
   const detail = await getJson(`/api/v1/sites/${encodeURIComponent(site)}/sensors/${encodeURIComponent(bay)}`);
   const box = $("detail");
   const heading = document.createElement("h2");
@@ -188,14 +217,101 @@ async function showDetail(bay) {
     li.textContent = `${when(d.received_at)} ${d.reason}: ${d.detail}`;
     return li;
   }) : [Object.assign(document.createElement("li"), { textContent: t().none })]));
-  box.replaceChildren(heading, problems, lettersHead, letters);
+  const chartHead = document.createElement("h3");
+  chartHead.textContent = t().history;
+  const chart = document.createElement("div");
+  chart.id = "chart";
+  box.replaceChildren(heading, problems, chartHead, chart, lettersHead, letters);
   box.hidden = false;
+  drawHistory(bay, chart).catch((error) => { chart.textContent = `${t().failed} ${error.message}`; });
+}
+
+// The sensor's messages per hour (bars) and battery (line, right axis); plotly is served by the API.
+async function drawHistory(bay, chart) {
+  const history = await getJson(`/api/v1/sites/${encodeURIComponent(site)}/sensors/${encodeURIComponent(bay)}/history?days=7`);
+  if (selected !== bay) return;
+  const x = history.hours.map((h) => h.start);
+  const volts = history.hours.map((h) => h.battery_v);
+  const percent = history.hours.map((h) => h.battery_pct);
+  const usePercent = volts.every((v) => v === null) && percent.some((v) => v !== null);
+  const battery = usePercent ? percent : volts;
+  chart.dataset.hours = String(history.hours.length);
+  chart.dataset.messages = String(history.hours.reduce((a, h) => a + h.messages, 0));
+  if (!window.Plotly) { chart.textContent = t().no_history; return; }
+  const traces = [
+    { type: "bar", x, y: history.hours.map((h) => h.messages), name: t().messages, marker: { color: "#0072B2" } },
+    { type: "scatter", mode: "lines+markers", x, y: battery, name: usePercent ? t().battery_pct : t().battery_v,
+      yaxis: "y2", connectgaps: false, line: { color: "#D55E00" }, marker: { size: 4 } },
+  ];
+  const layout = {
+    margin: { l: 40, r: 50, t: 10, b: 30 }, height: 240, showlegend: true, legend: { orientation: "h", y: 1.15 },
+    yaxis: { title: { text: t().messages }, rangemode: "tozero" },
+    yaxis2: { title: { text: usePercent ? "%" : "V" }, overlaying: "y", side: "right", showgrid: false },
+    font: { family: "DejaVu Sans, Liberation Sans, Arial, sans-serif", size: 12 },
+  };
+  await window.Plotly.react(chart, traces, layout, { displayModeBar: false, responsive: true, staticPlot: false });
+  chart.dataset.drawn = "1";
+}
+
+// ---------------------------------------------------------------- simulated faults (staff, simulator sites)
+
+function staffToken() { return sessionStorage.getItem("parklotse.token"); }
+
+function addFaultBay(bay) {
+  const input = $("fault-bays");
+  if ($("faults").hidden || !input) return;
+  const bays = input.value.split(/[\s,;]+/).filter(Boolean);
+  if (!bays.includes(bay)) input.value = [...bays, bay].join(", ");
+}
+
+function faultSay(message, error = false) {
+  $("fault-msg").textContent = message;
+  $("fault-msg").className = error ? "msg error" : "msg";
+}
+
+async function sendFault(body) {
+  if (!staffToken()) { faultSay(t().token_needed, true); return; }
+  const response = await fetch("/api/v1/simulator", {
+    method: "POST", cache: "no-store",
+    headers: { ...headers(), "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ site, ...body }),
+  });
+  if (response.status === 401 || response.status === 403) { faultSay(t().token_needed, true); return; }
+  if (!response.ok) {
+    const detail = await response.json().catch(() => ({}));
+    faultSay(`${t().failed} HTTP ${response.status} ${typeof detail.detail === "string" ? detail.detail : ""}`, true);
+    return;
+  }
+  faultSay(t().sent);
+  setTimeout(loadSimulator, 1500);
+}
+
+function renderFaults() {
+  const box = $("faults");
+  box.hidden = !simulator;
+  if (!simulator) return;
+  const broken = Object.entries(simulator.sensor_faults || {});
+  $("fault-state").textContent = broken.length
+    ? `${t().broken_now} ${broken.map(([bay, kind]) => `${bay} (${t()[`kind_${kind}`]})`).join(", ")}`
+    : t().broken_none;
+  if (simulator.error) faultSay(`${t().failed} ${simulator.error}`, true);
+}
+
+async function loadSimulator() {
+  // Only a site a simulator runs has sensors to break; the list always answers 200.
+  const running = await getJson("/api/v1/simulators").catch(() => []);
+  simulator = Array.isArray(running) && running.some((s) => s.site === site)
+    ? await getJson(`/api/v1/simulator?site=${encodeURIComponent(site)}`).catch(() => null)
+    : null;
+  renderFaults();
+  if (data) renderTable();
 }
 
 function render() {
   document.documentElement.lang = lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t()[el.dataset.i18n];
   $("lang").textContent = lang === "de" ? "EN" : "DE";
+  renderFaults();
   if (!data) return;
   renderCounts();
   renderTable();
@@ -218,11 +334,21 @@ async function start() {
   const sites = await getJson("/api/v1/sites").catch(() => []);
   $("site").replaceChildren(...sites.map((s) => Object.assign(document.createElement("option"), { value: s.id, textContent: s.name })));
   $("site").value = site;
-  $("site").addEventListener("change", () => { site = $("site").value; geometry = null; selected = null; load(); });
+  $("site").addEventListener("change", () => {
+    site = $("site").value; geometry = null; selected = null; $("fault-bays").value = ""; load(); loadSimulator();
+  });
+  $("btn-break").addEventListener("click", () => {
+    const bays = $("fault-bays").value.split(/[\s,;]+/).filter(Boolean);
+    if (bays.length) sendFault({ break_sensors: { kind: $("fault-kind").value, bays } });
+  });
+  $("btn-random").addEventListener("click", () => {
+    sendFault({ break_sensors: { kind: $("fault-kind").value, random: Number($("fault-random").value) || 1 } });
+  });
+  $("btn-repair").addEventListener("click", () => sendFault({ repair_sensors: true }));
   $("lang").addEventListener("click", () => { lang = lang === "de" ? "en" : "de"; render(); });
   render();
-  await load();
-  setInterval(load, 30000);
+  await Promise.all([load(), loadSimulator()]);
+  setInterval(() => { load(); loadSimulator(); }, 15000);
 }
 
 start();

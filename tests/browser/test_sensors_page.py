@@ -1,10 +1,20 @@
-"""The staff page "Sensoren" in Debian's Chromium: the sensors of a site, their problems, the map."""
+"""The staff page "Sensoren" in Debian's Chromium: the sensors of a site, their problems, the map, and
+a sensor's messages and battery as a chart."""
 
 from __future__ import annotations
 
+import json
+import time
+
+import httpx
 import pytest
 
+from parking.events import ns_to_rfc3339
 from tests.browser.conftest import Tab
+from tests.conftest import Servers
+from tests.helpers import Service, publish_all, wait_for
+
+HOUR = 3600 * 1_000_000_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -24,3 +34,35 @@ def test_the_sensors_page_lists_every_sensor_and_marks_the_problem_bays(api_serv
     tab.screenshot("sensors-page")
     assert tab.foreign_requests() == []
     assert tab.console_errors() == []
+
+
+def test_a_sensors_messages_and_battery_show_as_a_chart(
+    servers: Servers, ingester: Service, api_server: str, tab: Tab
+) -> None:
+    now = time.time_ns()
+    readings = [
+        (
+            "parking/showroom/A05/status",
+            json.dumps(
+                {"occupied": h % 2 == 0, "ts": ns_to_rfc3339(now - h * HOUR), "battery_v": 3.5 - 0.01 * h}
+            ).encode(),
+        )
+        for h in (30, 20, 3, 2, 1)
+    ]
+    publish_all(servers.mqtt_url, readings)
+    wait_for(lambda: stored(api_server) == 5, 30, "the readings in InfluxDB")
+    page = tab.page
+    page.goto(f"{api_server}/staff/sensors?lang=en")
+    page.wait_for_selector("#table tbody tr[data-bay='A05']")
+    page.locator("#table tbody tr[data-bay='A05']").click()
+    page.wait_for_function("() => document.querySelector('#chart')?.dataset.drawn === '1'")
+    chart = page.locator("#chart")
+    assert chart.get_attribute("data-messages") == "5" and chart.get_attribute("data-hours") == "168"
+    assert page.locator("#chart .bars path").count() >= 5  # one bar per hour with messages
+    assert tab.foreign_requests() == []
+    assert tab.console_errors() == []
+
+
+def stored(api: str) -> int:
+    response = httpx.get(f"{api}/api/v1/sites/showroom/sensors/A05/history", params={"days": 7}, timeout=5)
+    return sum(h["messages"] for h in response.json()["hours"]) if response.status_code == 200 else 0
