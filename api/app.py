@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.broadcast import Broadcaster
 from api.current import CurrentView
 from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
-from api.guidance import Guide
+from api.guidance import Guide, HoldPolicy
 from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
 from api.rollups import RollupKeeper
@@ -205,7 +205,15 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             )
             feed.start()
             stale_after_ns = int(settings.stale_after_s * 1e9)
-            guide = Guide(stale_after_ns=stale_after_ns)
+            guide = Guide(
+                HoldPolicy(
+                    hold_s=settings.guidance_hold_s,
+                    scarce_hold_s=settings.guidance_scarce_hold_s,
+                    scarce_free_share=settings.guidance_scarce_free_share,
+                    max_held_share=settings.guidance_max_held_share,
+                    client_holds=settings.guidance_client_holds,
+                )
+            )
             current = CurrentView(live, stale_after_ns)
             app.state.services = Services(
                 settings, registry, store, live, broadcaster, feed, simulators, guide, current

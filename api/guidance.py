@@ -1,23 +1,25 @@
-"""Guidance to a free bay, zone counts and the text of variable message signs; pure logic, no I/O.
+"""Guidance to a free bay and the text of variable message signs; pure logic, no I/O.
 
 ``Guide.suggest`` sends a driver to the free bay nearest to their destination and holds that bay
 for them for a while (a soft reservation), so two drivers asking one after the other are not sent
-to the same bay (the herding that makes naive guidance worse than none). Only bays a sensor
-currently reports free are ever suggested; unknown, stale, closed and occupied bays never are.
+to the same bay (the herding that makes naive guidance worse than none). Only bays shown free
+(``api.current``) are ever suggested; unknown, stale, closed and occupied bays never are. How much
+may be held is bounded (``HoldPolicy``), so that anonymous callers cannot hide every free bay.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from api.opendata.snapshot import States, bay_views
+from api.current import SiteNow
+from api.models import ZoneSummary
 from parking.events import BayStatus, ns_to_rfc3339
 from parking.registry import Site
 
@@ -70,20 +72,59 @@ class BayOption:
 
 @dataclass(frozen=True, slots=True)
 class Guidance:
-    """The bay a driver is sent to (held for them until ``reserved_until_ns``) and fall-backs."""
+    """The bay a driver is sent to and fall-backs; ``reserved_until_ns`` is when the bay's hold
+    for this driver ends, None when it is not held (see ``HoldPolicy``)."""
 
     site: str
     bay: BayOption
     alternatives: tuple[BayOption, ...]
-    reserved_until_ns: int
+    reserved_until_ns: int | None
 
     def as_message(self) -> dict[str, Any]:
+        until = self.reserved_until_ns
         return {
             "site": self.site,
             **self.bay.as_message(),
-            "reserved_until": ns_to_rfc3339(self.reserved_until_ns),
+            "reserved_until": ns_to_rfc3339(until) if until is not None else None,
             "alternatives": [option.as_message() for option in self.alternatives],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPolicy:
+    """How much the soft reservations may hold, so that callers can never hide every free bay.
+
+    A zone never has more than ``max_held_share`` of its free bays held at once (rounded down: a
+    zone with one free bay holds none), so the next driver is always sent to a free bay while
+    there is one; one client (an IP address, an IPv6 /64) holds at most ``client_holds`` bays at
+    once; a hold lasts ``hold_s``, or ``scarce_hold_s`` in a zone where fewer than
+    ``scarce_free_share`` of the bays are free. Past a limit the driver is still guided, without
+    a hold. docs/api.md says why each default.
+    """
+
+    hold_s: float = 120.0
+    scarce_hold_s: float = 30.0
+    scarce_free_share: float = 0.15
+    max_held_share: float = 0.5
+    client_holds: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("hold_s", "scarce_hold_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative number of seconds, got {value}")
+        for name in ("scarce_free_share", "max_held_share"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a share between 0 and 1, got {value}")
+        if self.client_holds < 0:
+            raise ValueError(f"client_holds must not be negative, got {self.client_holds}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    until_ns: int
+    client: str
 
 
 class Guide:
@@ -94,86 +135,75 @@ class Guide:
     dropped on every call and there is at most one per bay, so memory is bounded by the bays.
     """
 
-    def __init__(self, *, stale_after_ns: int | None = None) -> None:
-        self.stale_after_ns = stale_after_ns
-        self._held: dict[str, dict[str, int]] = {}  # site -> bay -> reserved until (ns)
+    def __init__(self, policy: HoldPolicy | None = None) -> None:
+        self.policy = policy or HoldPolicy()
+        self._held: dict[str, dict[str, _Hold]] = {}  # site -> bay -> hold
+        self._by_client: dict[str, int] = {}  # client -> bays it holds
         self._lock = threading.Lock()
 
     def suggest(
         self,
-        site: Site,
-        states: States,
+        now: SiteNow,
         dest_lon: float,
         dest_lat: float,
         now_ns: int,
+        *,
         alternatives: int = 3,
-        hold_s: float = 120,
+        client: str = "",
     ) -> Guidance | None:
-        """The nearest free, unreserved bay to the destination, now reserved; None if there is none.
+        """The nearest free, unreserved bay to the destination, held for ``client`` if the policy
+        allows; None if no bay is free.
 
+        ``now`` is the site as shown (``CurrentView.of``): only bays shown free are suggested.
         Ties in distance go to the smaller bay id. ``alternatives`` more free, unreserved bays
         follow in order of distance; they are not reserved.
-        """
-        statuses = effective_statuses(site, states, now_ns, self.stale_after_ns)
-        ids = _positions(site).ids
-        free = np.fromiter((statuses.get(b) is BayStatus.FREE for b in ids), dtype=bool, count=len(ids))
-        return self.suggest_among(
-            site, statuses, free, dest_lon, dest_lat, now_ns, alternatives=alternatives, hold_s=hold_s
-        )
-
-    def suggest_among(
-        self,
-        site: Site,
-        statuses: Mapping[str, BayStatus],
-        free: npt.NDArray[np.bool_],
-        dest_lon: float,
-        dest_lat: float,
-        now_ns: int,
-        alternatives: int = 3,
-        hold_s: float = 120,
-    ) -> Guidance | None:
-        """``suggest`` for bays whose effective status is known already (``api.current.SiteNow``).
-
-        ``free`` is True for each free bay in site-file order; ``statuses`` maps bay id to status.
         """
         if not _valid_position(dest_lon, dest_lat):
             raise ValueError(f"destination [{dest_lon}, {dest_lat}] is not a WGS84 longitude/latitude")
         if alternatives < 0:
             raise ValueError(f"alternatives must not be negative, got {alternatives}")
-        if not (math.isfinite(hold_s) and hold_s >= 0):
-            raise ValueError(f"hold_s must be a non-negative number of seconds, got {hold_s}")
-        if free.shape != (len(site.bays),):
-            raise ValueError(f"free must have one entry per bay ({len(site.bays)}), got shape {free.shape}")
+        site = now.site
+        statuses = now.statuses
         with self._lock:
             self._purge_locked(now_ns)
+            taken = (BayStatus.OCCUPIED, BayStatus.CLOSED)
+            for bay_id in [b for b in self._held.get(site.id, {}) if statuses.get(b) in taken]:
+                self._drop_locked(site.id, bay_id)
             held = self._held.get(site.id, {})
-            for bay_id in [b for b in held if statuses.get(b) in (BayStatus.OCCUPIED, BayStatus.CLOSED)]:
-                del held[bay_id]
-            options = _nearest_free(site, free, dest_lon, dest_lat, exclude=held, count=1 + alternatives)
+            options = _nearest_free(site, now.free, dest_lon, dest_lat, exclude=held, count=1 + alternatives)
             if not options:
-                self._drop_if_empty(site.id)
                 return None
             chosen = options[0]
-            until = now_ns + round(hold_s * _NS_PER_S)
-            if until > now_ns:
-                self._held.setdefault(site.id, {})[chosen.bay] = until
-            else:
-                self._drop_if_empty(site.id)
+            hold_s = self._hold_s_locked(now, chosen.zone, client)
+            until = now_ns + round(hold_s * _NS_PER_S) if hold_s > 0 else None
+            if until is not None:
+                self._held.setdefault(site.id, {})[chosen.bay] = _Hold(until, client)
+                self._by_client[client] = self._by_client.get(client, 0) + 1
             return Guidance(site.id, chosen, tuple(options[1 : 1 + alternatives]), until)
+
+    def _hold_s_locked(self, now: SiteNow, zone: str, client: str) -> float:
+        """How long to hold a bay of ``zone`` for ``client`` now; 0 when the policy allows no hold."""
+        policy = self.policy
+        if self._by_client.get(client, 0) >= policy.client_holds:
+            return 0.0
+        counts = next(z for z in now.summary.zones if z.zone == zone)
+        bays = now.site.bays
+        held_in_zone = sum(1 for bay_id in self._held.get(now.site.id, {}) if bays[bay_id].zone == zone)
+        if held_in_zone + 1 > math.floor(policy.max_held_share * counts.free):
+            return 0.0
+        scarce = counts.free < policy.scarce_free_share * counts.total
+        return policy.scarce_hold_s if scarce else policy.hold_s
 
     def release(self, site_id: str, bay_id: str) -> bool:
         """End a reservation early (the driver parked elsewhere or gave up); False if there was none."""
         with self._lock:
-            held = self._held.get(site_id)
-            if held is None or held.pop(bay_id, None) is None:
-                return False
-            self._drop_if_empty(site_id)
-            return True
+            return self._drop_locked(site_id, bay_id)
 
     def reservations(self, site_id: str, now_ns: int) -> dict[str, int]:
         """The site's bays held at ``now_ns``: bay id -> reserved until (ns)."""
         with self._lock:
-            return {bay: until for bay, until in self._held.get(site_id, {}).items() if until > now_ns}
+            held = self._held.get(site_id, {})
+            return {bay: hold.until_ns for bay, hold in held.items() if hold.until_ns > now_ns}
 
     def purge(self, now_ns: int) -> int:
         """Drop every expired reservation; returns how many were dropped."""
@@ -188,33 +218,23 @@ class Guide:
     def _purge_locked(self, now_ns: int) -> int:
         dropped = 0
         for site_id in list(self._held):
-            held = self._held[site_id]
-            for bay_id in [bay for bay, until in held.items() if until <= now_ns]:
-                del held[bay_id]
-                dropped += 1
-            self._drop_if_empty(site_id)
+            for bay_id in [bay for bay, hold in self._held[site_id].items() if hold.until_ns <= now_ns]:
+                dropped += self._drop_locked(site_id, bay_id)
         return dropped
 
-    def _drop_if_empty(self, site_id: str) -> None:
-        if site_id in self._held and not self._held[site_id]:
+    def _drop_locked(self, site_id: str, bay_id: str) -> bool:
+        held = self._held.get(site_id)
+        hold = None if held is None else held.pop(bay_id, None)
+        if held is None or hold is None:
+            return False
+        left = self._by_client[hold.client] - 1
+        if left:
+            self._by_client[hold.client] = left
+        else:
+            del self._by_client[hold.client]
+        if not held:
             del self._held[site_id]
-
-
-def effective_statuses(
-    site: Site, states: States, now_ns: int, stale_after_ns: int | None
-) -> dict[str, BayStatus]:
-    """Each bay's status by ``bay_views``' rules (silent too long: unknown), without building views."""
-    given = states.values() if isinstance(states, Mapping) else states
-    cutoff = now_ns - stale_after_ns if stale_after_ns is not None else None
-    statuses: dict[str, BayStatus] = {}
-    for state in given:
-        if state.site == site.id and state.bay in site.bays:
-            seen = state.last_seen_ns
-            # with_staleness only where it can change something (a call per bay costs the most).
-            if cutoff is not None and stale_after_ns is not None and seen is not None and seen < cutoff:
-                state = state.with_staleness(now_ns, stale_after_ns)
-            statuses[state.bay] = state.status
-    return statuses
+        return True
 
 
 class _Positions:
@@ -255,7 +275,7 @@ def _nearest_free(
     free: npt.NDArray[np.bool_],
     dest_lon: float,
     dest_lat: float,
-    exclude: dict[str, int],
+    exclude: Collection[str],
     count: int,
 ) -> list[BayOption]:
     """The ``count`` free bays nearest the destination, nearest first.
@@ -289,41 +309,6 @@ def _valid_position(lon: float, lat: float) -> bool:
     return math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90
 
 
-_CountKey = Literal["free", "occupied", "unknown", "closed"]
-_COUNT_KEYS: dict[BayStatus, _CountKey] = {
-    BayStatus.FREE: "free",
-    BayStatus.OCCUPIED: "occupied",
-    BayStatus.UNKNOWN: "unknown",
-    BayStatus.CLOSED: "closed",
-}
-
-
-class ZoneCount(TypedDict):
-    zone: str
-    free: int
-    occupied: int
-    unknown: int
-    closed: int
-    total: int
-
-
-def zone_counts(
-    site: Site, states: States, *, now_ns: int | None = None, stale_after_ns: int | None = None
-) -> list[ZoneCount]:
-    """Bays per status in every zone of the site, zones in alphabetical order.
-
-    Pass ``now_ns`` and ``stale_after_ns`` to count silent sensors as unknown.
-    """
-    tally: dict[str, ZoneCount] = {
-        zone: ZoneCount(zone=zone, free=0, occupied=0, unknown=0, closed=0, total=0) for zone in site.zones
-    }
-    for view in bay_views(site, states, now_ns, stale_after_ns):
-        count = tally[view.bay.zone]
-        count[_COUNT_KEYS[view.status]] += 1
-        count["total"] += 1
-    return list(tally.values())
-
-
 _SIGN_WORDS = {
     "de": {"free": "frei", "full": "besetzt", "closed": "geschlossen"},
     "en": {"free": "free", "full": "full", "closed": "closed"},
@@ -332,7 +317,7 @@ SIGN_NO_DATA = "---"
 
 
 def sign_text(
-    site: Site, counts: Sequence[ZoneCount], lang: Literal["de", "en"] = "de", *, title: bool = False
+    site: Site, counts: Sequence[ZoneSummary], lang: Literal["de", "en"] = "de", *, title: bool = False
 ) -> str:
     """Plain text for a variable message sign: one line per zone, e.g. ``Markt    12 frei``.
 
@@ -345,15 +330,15 @@ def sign_text(
     words = _SIGN_WORDS[lang]
     rows: list[tuple[str, str]] = []
     for count in counts:
-        if count["free"] > 0:
-            value = f"{count['free']} {words['free']}"
-        elif count["total"] > 0 and count["closed"] == count["total"]:
+        if count.free > 0:
+            value = f"{count.free} {words['free']}"
+        elif count.total > 0 and count.closed == count.total:
             value = words["closed"]
-        elif count["occupied"] == 0:
+        elif count.occupied == 0:
             value = SIGN_NO_DATA
         else:
             value = words["full"]
-        rows.append((count["zone"], value))
+        rows.append((count.zone, value))
     lines = [site.name] if title else []
     if rows:
         zone_width = max(len(zone) for zone, _ in rows)

@@ -153,12 +153,16 @@ class GuidanceAnswer(BaseModel):
 
     site: str
     destination: Destination
-    bay: str | None = Field(description="Held for this driver for two minutes; null if no bay is free")
+    bay: str | None = Field(description="The free bay to drive to; null if no bay is free")
     zone: str | None = None
     lon: float | None = None
     lat: float | None = None
     distance_m: float | None = None
-    reserved_until: datetime | None = Field(default=None, description="End of the soft reservation")
+    reserved_until: datetime | None = Field(
+        default=None,
+        description="End of the bay's soft reservation for this driver; null when it is not held "
+        "(holds are bounded so that nobody can hide every free bay)",
+    )
     alternatives: list[BayOption]
     message: str | None = Field(default=None, description="Why there is no bay")
 

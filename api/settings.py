@@ -23,6 +23,12 @@ class ApiSettings(CommonSettings):
     # off): the ingester takes readings up to 300 s ahead (its max_future_s), plus 300 s for its
     # host's clock and this one differing. docs/api.md.
     state_max_future_s: float = Field(default=600.0, ge=0)
+    # Guidance holds (api.guidance.HoldPolicy; docs/api.md says why each default).
+    guidance_hold_s: float = Field(default=120.0, ge=0, le=3600)
+    guidance_scarce_hold_s: float = Field(default=30.0, ge=0, le=3600)
+    guidance_scarce_free_share: float = Field(default=0.15, ge=0, le=1)
+    guidance_max_held_share: float = Field(default=0.5, ge=0, le=1)
+    guidance_client_holds: int = Field(default=2, ge=0)
     api_client_id: str = Field(default="", max_length=64)
     sse_ping_s: float = Field(default=15.0, gt=0)
     sse_replay: int = Field(default=10_000, ge=0, le=1_000_000)

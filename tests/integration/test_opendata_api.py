@@ -64,8 +64,11 @@ def test_two_guidance_requests_get_different_bays(live_api: str) -> None:
     assert first["bay"] != second["bay"]
     assert {first["bay"], second["bay"]} <= {"A02", "A03"}
     assert first["distance_m"] >= 0 and "reserved_until" in first
+    # Only one of the two may be held (at most half of a zone's free bays): the second driver is
+    # guided without a hold, and so is the third, to the bay still free and not held.
+    assert [first["reserved_until"] is not None, second["reserved_until"] is not None] == [True, False]
     third = httpx.get(f"{live_api}/api/v1/guidance", params={"site": "showroom"}, timeout=5).json()
-    assert third["bay"] is None and "no free bay" in third["message"]
+    assert third["bay"] == second["bay"]
 
 
 def test_guidance_validates_its_parameters(live_api: str) -> None:
