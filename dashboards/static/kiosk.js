@@ -606,6 +606,42 @@ function tick() {
   }
 }
 
+// ---------------------------------------------------------------- staff only: problem sensors
+// With the staff token in this tab (the staff page keeps it in sessionStorage), a badge links the count
+// of sensors with a problem to the page "Sensoren". A visitor's screen (no token) asks for nothing more
+// and looks as before.
+const FLEET_POLL_MS = 60_000;
+const FLEET_TEXT = {
+  de: { some: "Sensoren mit Problem: {n}", none: "Sensoren: alle in Ordnung" },
+  en: { some: "Sensors with a problem: {n}", none: "Sensors: all fine" },
+};
+async function staffFleet() {
+  const token = sessionStorage.getItem("parklotse.token");
+  if (!token || !K.site) return;
+  try {
+    const response = await fetch(`/api/v1/sites/${enc(K.site)}/sensors`,
+      { cache: "no-store", headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) return;
+    const n = (await response.json()).summary.bays_with_problems;
+    let link = $("fleet-link");
+    if (!link) {
+      link = document.createElement("a");
+      link.id = "fleet-link";
+      Object.assign(link.style, { color: "inherit", textDecoration: "none" });
+      link.append(Object.assign(document.createElement("i"), { className: "dot" }),
+        Object.assign(document.createElement("span"), { className: "txt" }));
+      $("health").after(link);
+    }
+    link.href = `/staff/sensors?site=${enc(K.site)}${K.lang === "en" ? "&lang=en" : ""}`;
+    link.className = `badge ${n ? "warn" : "ok"}`;
+    link.dataset.problems = String(n);
+    setText(link.querySelector(".txt"), (n ? FLEET_TEXT[K.lang].some : FLEET_TEXT[K.lang].none).replace("{n}", fmt(n)));
+  } catch (err) { /* the next poll tries again */ }
+}
+if (sessionStorage.getItem("parklotse.token")) {
+  BOOT.site.then(() => { staffFleet(); setInterval(staffFleet, FLEET_POLL_MS); }).catch(() => {});
+}
+
 // ---------------------------------------------------------------- occupancy (last 24 h)
 
 // An endpoint that failed (503 while its rollup is built, 404 before it exists) is asked again in a

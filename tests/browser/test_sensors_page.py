@@ -66,3 +66,22 @@ def test_a_sensors_messages_and_battery_show_as_a_chart(
 def stored(api: str) -> int:
     response = httpx.get(f"{api}/api/v1/sites/showroom/sensors/A05/history", params={"days": 7}, timeout=5)
     return sum(h["messages"] for h in response.json()["hours"]) if response.status_code == 200 else 0
+
+
+def test_the_kiosk_links_the_problem_count_to_this_page_only_for_staff(api_server: str, tab: Tab) -> None:
+    page = tab.page
+    page.goto(f"{api_server}/?site=showroom&lang=en")
+    # A visitor's screen: the sensors' own badge, no request for the fleet and no link.
+    page.wait_for_function("() => document.querySelector('#health .txt')?.textContent.startsWith('Sensors')")
+    assert page.locator("#fleet-link").count() == 0
+    assert not [url for url in tab.requests if "/sensors" in url]
+
+    page.evaluate("() => sessionStorage.setItem('parklotse.token', 'demo-token')")  # as the staff page does
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#fleet-link')?.dataset.problems === '16'")
+    link = page.locator("#fleet-link")
+    assert link.get_attribute("href") == "/staff/sensors?site=showroom&lang=en"
+    assert link.inner_text() == "Sensors with a problem: 16"
+    link.click()
+    page.wait_for_function("() => document.querySelectorAll('#table tbody tr.problem').length === 16")
+    assert tab.console_errors() == []
