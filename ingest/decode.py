@@ -7,11 +7,22 @@ from dataclasses import dataclass
 from ingest.lorawan import parse_chirpstack_uplink, parse_tts_uplink
 from ingest.native import NATIVE_SOURCE, parse_native, split_native_topic
 from ingest.rejections import DecodeError, Reason, Rejection
+from parking import topics
 from parking.events import BayReading
 from parking.registry import Registry
 
 # Timestamps before this are certainly a sensor without a clock (1970) or garbage.
 EARLIEST_NS = 946_684_800 * 1_000_000_000  # 2000-01-01
+
+
+def _first_level(topic_filter: str) -> str:
+    return topic_filter.split("/", 1)[0] + "/"
+
+
+# Which decoder a topic needs, by the first level of the filters parking/topics.py subscribes to.
+_NATIVE = _first_level(topics.NATIVE_FILTER)
+_TTS = tuple(_first_level(f) for f in topics.TTS_FILTERS)
+_CHIRPSTACK = _first_level(topics.CHIRPSTACK_FILTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +52,7 @@ def decode(
 
 
 def _dispatch(topic: str, payload: bytes, registry: Registry, received_ns: int) -> list[BayReading]:
-    if topic.startswith("parking/"):
+    if topic.startswith(_NATIVE):
         site, bay = split_native_topic(topic)
         if registry.bay(site, bay) is None:
             known = "unknown site" if registry.site(site) is None else f"not in site {site!r}"
@@ -50,9 +61,9 @@ def _dispatch(topic: str, payload: bytes, registry: Registry, received_ns: int) 
         # Only an absent ts means "now"; ts 0 is a sensor without a clock, refused by _check_time.
         time_ns = received_ns if status.time_ns is None else status.time_ns
         return [BayReading(site, bay, status.occupied, time_ns, status.health, NATIVE_SOURCE, status.dropped)]
-    if topic.startswith("v3/"):
+    if topic.startswith(_TTS):
         return parse_tts_uplink(topic, payload, registry, received_ns)
-    if topic.startswith("application/"):
+    if topic.startswith(_CHIRPSTACK):
         return parse_chirpstack_uplink(topic, payload, registry, received_ns)
     raise DecodeError(Reason.BAD_TOPIC, f"no decoder for topic {topic!r}")
 

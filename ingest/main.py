@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -61,34 +62,46 @@ async def serve(settings: IngestSettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with InfluxStore.from_settings(settings) as store:
         ingester = Ingester(settings, registry, store, IngestMetrics())
-        tasks = [asyncio.create_task(ingester.run(stop))]
-        server: uvicorn.Server | None = None
-        if sockets:
-            config = uvicorn.Config(metrics_app(ingester), log_level="warning", lifespan="off")
-            server = _EmbeddedServer(config)
-            tasks.append(asyncio.create_task(server.serve(sockets=sockets)))
-        log.info(
-            "ingesting from %s into %s/%s (%d sites)",
-            settings.mqtt_url,
-            settings.influx_url,
-            settings.influx_db,
-            len(registry.sites),
-        )
-        stopping = asyncio.create_task(stop.wait())
+        try:
+            log.info(
+                "ingesting from %s into %s/%s (%d sites)",
+                settings.mqtt_url,
+                settings.influx_url,
+                settings.influx_db,
+                len(registry.sites),
+            )
+            await _run_until_stopped(ingester, stop, sockets)
+        finally:
+            ingester.close()
+    log.info("ingester stopped")
+
+
+async def _run_until_stopped(ingester: Ingester, stop: asyncio.Event, sockets: list[socket.socket]) -> None:
+    """The ingester and its health endpoint, until a signal or until either of them ends.
+
+    Whatever ends first, everything stops: no ingester without its health endpoint, no health
+    endpoint without an ingester. A part that ended by itself ends the process non-zero: its own
+    exception if it raised one, SystemExit(1) if it returned.
+    """
+    tasks = [asyncio.create_task(ingester.run(stop), name="ingester")]
+    server: uvicorn.Server | None = None
+    if sockets:
+        config = uvicorn.Config(metrics_app(ingester), log_level="warning", lifespan="off")
+        server = _EmbeddedServer(config)
+        tasks.append(asyncio.create_task(server.serve(sockets=sockets), name="metrics server"))
+    stopping = asyncio.create_task(stop.wait())
+    try:
         await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
         ended_early = [task for task in tasks if task.done()] if not stopping.done() else []
-        # Whatever ends first, everything stops: no ingester without its health endpoint, no
-        # health endpoint without an ingester.
+    finally:
         stop.set()
         if server is not None:
             server.should_exit = True
         results = await asyncio.gather(*tasks, return_exceptions=True)
         await stopping
-        ingester.close()
     for result in results:
-        if isinstance(result, Exception):
-            raise result
-    if ended_early:
-        log.error("the metrics server stopped by itself; stopping the ingester")
+        if isinstance(result, BaseException):
+            raise result  # the command line turns it into one line and a non-zero exit
+    for task in ended_early:
+        log.error("the %s stopped by itself; stopping", task.get_name())
         raise SystemExit(1)
-    log.info("ingester stopped")

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,43 +27,45 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.deadletters import KEEP_PAYLOAD_BYTES, DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
-from ingest.decode import DecodeLimits, decode
+from ingest.decode import DecodeLimits
+from ingest.delivery import (
+    STORE_TOPIC,
+    Ack,
+    Action,
+    AppendToSpool,
+    Decoded,
+    Delivery,
+    DeliveryConfig,
+    KeepDeadLetters,
+    Phase,
+    ProtocolError,
+    Publish,
+    ReplaySpool,
+    Write,
+)
 from ingest.metrics import IngestMetrics
 from ingest.rejections import Reason, Rejection
 from ingest.settings import IngestSettings
 from ingest.spool import Spool, SpoolFull
 from ingest.takeover import SESSION_TAKEN_OVER, ClientIdTakenOver, TakeoverWatch
 from parking import topics
-from parking.events import BayReading, DroppedField, ns_to_rfc3339
-from parking.lineprotocol import reading_lines
+from parking.events import DroppedField
 from parking.mqtt import make_client
 from parking.queries import latest_states
 from parking.registry import Registry
-from parking.state import BayState, LiveState, supersedes
 from parking.store import InfluxStore, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class Inbound:
-    topic: str
-    payload: bytes
-    qos: int
-    mid: int
-    generation: int
-    received_ns: int
-    received_mono: float
-
-
-@dataclass(slots=True)
-class Batch:
-    messages: list[Inbound] = field(default_factory=list)
-    readings: list[BayReading] = field(default_factory=list)
-    letters: list[DeadLetter] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        return [line for reading in self.readings for line in reading_lines(reading)]
+# Hand-off markers from paho's thread, queued in order with the messages they separate.
+_CONNECTED = "connected"
+_DISCONNECTED = "disconnected"
+Inbound = (
+    tuple[str, bytes, int, int, int, float] | str
+)  # (topic, payload, qos, mid, received_ns, received_mono)
+# What an I/O task found, told to the core by the event loop once the task has ended.
+Report = Callable[[], list[Action]]
 
 
 # Retain Handling 2: the broker sends no retained message when we subscribe. A retained sensor
@@ -85,6 +86,8 @@ def subscription_filters(share_group: str | None) -> list[str]:
 
 
 class Ingester:
+    """Carries out what ``Delivery`` decides: paho in, InfluxDB and the spool out, acks back."""
+
     def __init__(
         self,
         settings: IngestSettings,
@@ -96,8 +99,16 @@ class Ingester:
         self.registry = registry
         self.store = store
         self.metrics = metrics or IngestMetrics()
-        self.state = LiveState(registry)
-        self.limits = DecodeLimits(settings.max_payload_bytes, int(settings.max_future_s * 1e9))
+        self.delivery = Delivery(
+            registry,
+            DeliveryConfig(
+                batch_size=settings.batch_size,
+                batch_interval_s=settings.batch_interval_s,
+                retry_initial_s=settings.retry_initial_s,
+                retry_max_s=settings.retry_max_s,
+                limits=DecodeLimits(settings.max_payload_bytes, int(settings.max_future_s * 1e9)),
+            ),
+        )
         self.deadletters = DeadLetterFile(
             settings.deadletter_dir, int(settings.deadletter_file_mb * 1024 * 1024), settings.deadletter_files
         )
@@ -114,12 +125,14 @@ class Ingester:
         self._max_pending = settings.receive_maximum + settings.batch_size
         self._space = threading.Event()
         self._space.set()
+        # Connections counted in paho's thread; an Ack for an older one is not sent.
         self._generation = 0
         self._connected = threading.Event()
         self._takeover = TakeoverWatch()
         self._fatal: ClientIdTakenOver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
+        self._io: asyncio.Task[Report] | None = None
         self._last_message_mono = time.monotonic()
         self.ready = asyncio.Event()
 
@@ -132,6 +145,7 @@ class Ingester:
             log.error("broker refused the connection: %s", reason)
             return
         self._generation += 1
+        self._hand_over(_CONNECTED)
         self._takeover.connected(time.monotonic())
         client.subscribe([(f, SENSOR_SUBSCRIPTION) for f in subscription_filters(self.settings.share_group)])
         self.metrics.connected.set(1)
@@ -147,8 +161,8 @@ class Ingester:
             self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        # Acks owed for this connection are void now; the broker redelivers those messages.
         self._generation += 1
+        self._hand_over(_DISCONNECTED)
         self._connected.clear()
         self.metrics.connected.set(0)
         if self._takeover.lost(time.monotonic(), reason.value, reason.is_failure):
@@ -163,23 +177,29 @@ class Ingester:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        inbound = Inbound(
-            message.topic,
-            bytes(message.payload),
-            message.qos,
-            message.mid,
-            self._generation,
-            time.time_ns(),
-            time.monotonic(),
-        )
-        while len(self._inbox) >= self._max_pending:
+        inbox = self._inbox
+        while len(inbox) >= self._max_pending:
             self._space.clear()
-            if len(self._inbox) >= self._max_pending:
+            if len(inbox) >= self._max_pending:
                 self._space.wait(1.0)
-        self._inbox.append(inbound)
+        inbox.append(
+            (
+                message.topic,
+                bytes(message.payload),
+                message.qos,
+                message.mid,
+                time.time_ns(),
+                time.monotonic(),
+            )
+        )
         if not self._signalled:
             self._signalled = True
             assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _hand_over(self, marker: str) -> None:
+        self._inbox.append(marker)
+        if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     # ---- asyncio side ------------------------------------------------------------------------
@@ -202,10 +222,10 @@ class Ingester:
         try:
             self.ready.set()
             while not stop.is_set() and self._fatal is None:
-                batch = await self._collect(stop)
-                if batch.messages:
-                    await self._process(batch, stop)
+                self._step()
+                await self._wait(stop)
         finally:
+            await self._end_io()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -215,6 +235,109 @@ class Ingester:
         if self._fatal is not None:
             stop.set()
             raise self._fatal
+
+    def _step(self) -> None:
+        """Feed the core what arrived (while it accepts), a finished write or append, and the time."""
+        delivery, inbox = self.delivery, self._inbox
+        io = self._io
+        if io is not None and io.done():
+            self._io = None
+            # The outcome goes to the core only now, so that an action it returns (the next write)
+            # starts after this one has ended. An I/O helper that raised is a bug: it ends the ingester.
+            self._carry_out(io.result()())
+        while inbox and delivery.accepting:
+            item = inbox.popleft()
+            if item is _CONNECTED:
+                delivery.connected()
+            elif item is _DISCONNECTED:
+                delivery.disconnected()
+            else:
+                assert not isinstance(item, str)
+                actions = delivery.received(*item)
+                if actions:
+                    self._carry_out(actions)
+        if len(inbox) < self._max_pending // 2:
+            self._space.set()
+        self._carry_out(delivery.tick(time.monotonic()))
+        self.metrics.pending.set(delivery.pending + len(inbox))
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until there is something for ``_step``: a message it can take, an I/O result or a deadline."""
+        self._wake.clear()
+        if self.delivery.accepting:
+            # Re-arm the paho thread's wake-up, then look again: a message appended in between is not missed.
+            self._signalled = False
+            if self._inbox:
+                return
+        if self._io is not None and self._io.done():
+            return
+        deadline = self.delivery.next_deadline()
+        timeout = 0.5 if deadline is None else deadline - time.monotonic()
+        if timeout <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), min(timeout, 0.5))
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Publish):
+                if self._client is not None:
+                    self._client.publish(action.topic, action.payload, qos=1, retain=action.retain)
+            elif isinstance(action, Write):
+                self._start_io(self._write_batch(action))
+            elif isinstance(action, AppendToSpool):
+                self._start_io(self._append_to_spool(action))
+            elif isinstance(action, Ack):
+                self._ack(action)
+            elif isinstance(action, Decoded):
+                self._count_decoded(action)
+            elif isinstance(action, KeepDeadLetters):
+                self.deadletters.append(action.letters)
+                self._count_letters(action.letters)
+            elif isinstance(action, ReplaySpool):
+                self._replay_wanted.set()
+
+    def _start_io(self, work: Coroutine[Any, Any, Report]) -> None:
+        if self._io is not None:
+            raise ProtocolError("the core asked for a second write while one is in flight")
+        self._io = asyncio.create_task(work)
+        self._io.add_done_callback(lambda _: self._wake.set())
+
+    async def _end_io(self) -> None:
+        """Stopping: a write is abandoned (nothing was acknowledged for it), a spool append finishes."""
+        io, self._io = self._io, None
+        if io is None:
+            return
+        if self.delivery.phase is not Phase.SPOOLING:
+            io.cancel()
+        await asyncio.gather(io, return_exceptions=True)
+
+    async def _write_batch(self, action: Write) -> Report:
+        try:
+            await self._write(action.lines)
+        except StoreRejected as exc:
+            if self.delivery.phase is Phase.WRITING:
+                log.warning("InfluxDB refused a batch (%s); isolating the refused points", exc)
+            return partial(self.delivery.write_refused, action.batch, str(exc))
+        except StoreUnavailable as exc:
+            self._rate_log.warning("store", "%s; spooling to disk", exc)
+            return partial(self.delivery.write_unavailable, action.batch)
+        return partial(self.delivery.written, action.batch)
+
+    async def _append_to_spool(self, action: AppendToSpool) -> Report:
+        try:
+            await asyncio.to_thread(self.spool.append, action.lines)
+        except SpoolFull as exc:
+            self._rate_log.warning(
+                "spool-full", "%s; holding %d messages unacknowledged", exc, self.delivery.pending
+            )
+        except OSError as exc:
+            self._rate_log.warning("spool-io", "cannot spool to %s: %s", self.settings.spool_dir, exc)
+        else:
+            self.metrics.spooled.inc()
+            self.metrics.spool_depth.set(self.spool.depth_bytes)
+            return partial(self.delivery.spooled, action.batch)
+        return partial(self.delivery.spool_failed, action.batch, time.monotonic())
 
     def _connect(self) -> mqtt.Client:
         client = make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
@@ -238,7 +361,8 @@ class Ingester:
             try:
                 version = await self.store.ping()
                 await self.store.ensure_database()
-                await self._seed_state()
+                for site in self.registry.sites.values():
+                    self.delivery.seed(await latest_states(self.store, site.id))
                 log.info("InfluxDB %s at %s, database %r", version, self.store.url, self.store.database)
                 return
             except StoreUnavailable as exc:
@@ -249,62 +373,21 @@ class Ingester:
             await _sleep_or_stop(stop, delay)
             delay = min(delay * 2, self.settings.retry_max_s)
 
-    async def _seed_state(self) -> None:
-        for site in self.registry.sites.values():
-            for state in await latest_states(self.store, site.id):
-                current = self.state.get(state.site, state.bay)
-                # Readings that arrived while we were seeding may be newer than the database's view.
-                if current is not None and supersedes(state, current):
-                    self.state.put(state)
+    def _count_decoded(self, decoded: Decoded) -> None:
+        self.metrics.received.labels("accepted").inc(decoded.accepted)
+        self.metrics.received.labels("rejected").inc(decoded.rejected)
+        self.metrics.last_message.set(decoded.last_received_ns / 1e9)
+        self._last_message_mono = decoded.last_received_mono
+        for dropped, topic, payload in decoded.dropped:
+            self._count_dropped(dropped, topic, payload)
 
-    async def _collect(self, stop: asyncio.Event) -> Batch:
-        """Up to batch_size messages, waiting at most batch_interval_s after the first one."""
-        batch = Batch()
-        deadline = 0.0
-        while len(batch.messages) < self.settings.batch_size and not stop.is_set() and self._fatal is None:
-            if self._inbox:
-                self._take(batch, self._inbox.popleft())
-                if len(batch.messages) == 1:
-                    deadline = time.monotonic() + self.settings.batch_interval_s
-                continue
-            timeout = deadline - time.monotonic() if batch.messages else 0.5
-            if timeout <= 0:
-                break
-            # Re-arm the wake-up, then look again: a message appended in between is not missed.
-            self._signalled = False
-            self._wake.clear()
-            if self._inbox:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                break
-        if len(self._inbox) < self._max_pending // 2:
-            self._space.set()
-        return batch
-
-    def _take(self, batch: Batch, item: Inbound) -> None:
-        batch.messages.append(item)
-        self._last_message_mono = item.received_mono
-        result = decode(item.topic, item.payload, self.registry, item.received_ns, self.limits)
-        if isinstance(result, Rejection):
-            batch.letters.append(dead_letter(result, item.topic, item.payload, item.received_ns))
-            self.metrics.received.labels("rejected").inc()
-        else:
-            batch.readings.extend(result)
-            self.metrics.received.labels("accepted").inc()
-            for reading in result:
-                for dropped in reading.dropped:
-                    self._count_dropped(dropped, item)
-        self.metrics.last_message.set(item.received_ns / 1e9)
-
-    def _count_dropped(self, dropped: DroppedField, item: Inbound) -> None:
+    def _count_dropped(self, dropped: DroppedField, topic: str, payload: bytes) -> None:
         """A health figure left out of a stored reading: counted, logged (rate-limited), raw at DEBUG."""
         self.metrics.health_dropped.labels(dropped.codec, dropped.field, dropped.reason).inc()
         self._rate_log.warning(
             f"health:{dropped.codec}:{dropped.field}:{dropped.reason}",
             "stored the reading on %r without its %s (%s): %s",
-            item.topic,
+            topic,
             dropped.field,
             dropped.reason,
             dropped.detail,
@@ -313,56 +396,10 @@ class Ingester:
             log.debug(
                 "dropped %s on %r: %s; payload %r",
                 dropped.field,
-                item.topic,
+                topic,
                 dropped.detail,
-                item.payload[:KEEP_PAYLOAD_BYTES],
+                payload[:KEEP_PAYLOAD_BYTES],
             )
-
-    async def _process(self, batch: Batch, stop: asyncio.Event) -> None:
-        if not await self._store(batch, stop):
-            return  # stopping: nothing acknowledged, the broker redelivers
-        self._keep_dead_letters(batch.letters)
-        self._ack(batch.messages)
-        now = time.monotonic()
-        for item in batch.messages:
-            self.metrics.lag.observe(now - item.received_mono)
-        self._publish_changes(batch.readings)
-
-    async def _store(self, batch: Batch, stop: asyncio.Event) -> bool:
-        """Write the batch, or spool it while InfluxDB is unreachable. False only when stopping."""
-        lines = batch.lines()
-        if not lines:
-            return True
-        delay = self.settings.retry_initial_s
-        while not stop.is_set():
-            try:
-                await self._write(lines)
-                return True
-            except StoreRejected as exc:
-                try:
-                    refused = await self._write_isolating(lines, exc)
-                except StoreUnavailable:
-                    refused = None  # the outage began mid-way: spool the whole batch (rewrites are harmless)
-                if refused is not None:
-                    batch.letters.extend(self._store_letters(refused))
-                    return True
-            except StoreUnavailable as exc:
-                self._rate_log.warning("store", "%s; spooling to disk", exc)
-            try:
-                await asyncio.to_thread(self.spool.append, lines)
-                self.metrics.spooled.inc()
-                self.metrics.spool_depth.set(self.spool.depth_bytes)
-                self._replay_wanted.set()
-                return True
-            except SpoolFull as exc:
-                self._rate_log.warning(
-                    "spool-full", "%s; holding %d messages unacknowledged", exc, len(batch.messages)
-                )
-            except OSError as exc:
-                self._rate_log.warning("spool-io", "cannot spool to %s: %s", self.settings.spool_dir, exc)
-            await _sleep_or_stop(stop, delay)
-            delay = min(delay * 2, self.settings.retry_max_s)
-        return False
 
     async def _write(self, lines: list[str]) -> None:
         started = time.perf_counter()
@@ -377,23 +414,21 @@ class Ingester:
         self.metrics.write_latency.observe(time.perf_counter() - started)
         self.metrics.stored.inc(len(lines))
 
-    async def _write_isolating(self, lines: list[str], exc: StoreRejected) -> list[tuple[str, str]]:
-        """InfluxDB refused a batch: write line by line and return the refused lines with the reason."""
-        log.warning("InfluxDB refused a batch (%s); isolating the refused points", exc)
+    async def _write_isolating(self, lines: list[str], exc: StoreRejected) -> list[DeadLetter]:
+        """InfluxDB refused a spooled batch: write line by line; dead letters for the refused lines."""
+        log.warning("InfluxDB refused a spooled batch (%s); isolating the refused points", exc)
+        now = time.time_ns()
         refused = []
         for line in lines:
             try:
                 await self._write([line])
             except StoreRejected as single:
-                refused.append((line, str(single)))
+                refused.append(
+                    dead_letter(
+                        Rejection(Reason.STORE_REJECTED, str(single)), STORE_TOPIC, line.encode(), now
+                    )
+                )
         return refused
-
-    def _store_letters(self, refused: list[tuple[str, str]]) -> list[DeadLetter]:
-        now = time.time_ns()
-        return [
-            dead_letter(Rejection(Reason.STORE_REJECTED, reason), "influxdb/write", line.encode(), now)
-            for line, reason in refused
-        ]
 
     async def _replay(self, stop: asyncio.Event) -> None:
         """Drain the spool into InfluxDB, oldest first, whenever it is reachable; also after a restart."""
@@ -410,7 +445,7 @@ class Ingester:
                 try:
                     await self._write(batch.lines)
                 except StoreRejected as exc:
-                    letters = self._store_letters(await self._write_isolating(batch.lines, exc))
+                    letters = await self._write_isolating(batch.lines, exc)
                     await asyncio.to_thread(self.deadletters.append, letters)
                     self._count_letters(letters)
             except StoreUnavailable:
@@ -423,11 +458,6 @@ class Ingester:
             if self.spool.is_empty():
                 log.info("spool drained into InfluxDB")
 
-    def _keep_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        if letters:
-            self.deadletters.append(list(letters))
-            self._count_letters(letters)
-
     def _count_letters(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             self.metrics.rejected.labels(letter.reason).inc()
@@ -437,35 +467,15 @@ class Ingester:
             if self._client is not None:
                 self._client.publish(topics.deadletter(letter.reason), letter.to_json(), qos=1)
 
-    def _ack(self, messages: Sequence[Inbound]) -> None:
+    def _ack(self, action: Ack) -> None:
         client = self._client
-        if client is None:
-            return
-        for item in messages:
-            if item.qos > 0 and item.generation == self._generation:
-                client.ack(item.mid, item.qos)
-                self.metrics.acked.inc()
-
-    def _publish_changes(self, readings: Sequence[BayReading]) -> None:
-        """Each status change as an event; each touched bay's final state once per batch (retained).
-
-        A backlog holds many readings per bay; republishing the state after every one of them
-        would double the broker traffic for no new information.
-        """
-        client = self._client
-        latest: dict[tuple[str, str], BayState] = {}
-        for reading in readings:
-            before = self.state.get(reading.site, reading.bay)
-            after = self.state.apply(reading)
-            if after is None or client is None:
-                continue
-            latest[(reading.site, reading.bay)] = after
-            if before is None or before.status != after.status:
-                event = {**after.as_message(), "ts": ns_to_rfc3339(reading.time_ns), "source": reading.source}
-                client.publish(topics.event(reading.site, reading.bay), json.dumps(event), qos=1)
-        if client is not None:
-            for (site, bay), state in latest.items():
-                client.publish(topics.state(site, bay), json.dumps(state.as_message()), qos=1, retain=True)
+        if client is not None and action.generation == self._generation:
+            for mid, qos in action.messages:
+                client.ack(mid, qos)
+            self.metrics.acked.inc(len(action.messages))
+        now = time.monotonic()
+        for received in action.received_mono:
+            self.metrics.lag.observe(now - received)
 
     async def _idle_watchdog(self, stop: asyncio.Event) -> None:
         warned = False
@@ -488,7 +498,7 @@ class Ingester:
     def health(self) -> dict[str, Any]:
         return {
             "broker_connected": self._connected.is_set(),
-            "pending": len(self._inbox),
+            "pending": len(self._inbox) + self.delivery.pending,
             "spool_bytes": self.spool.depth_bytes,
             "idle_s": round(time.monotonic() - self._last_message_mono, 1),
         }
