@@ -83,8 +83,13 @@ def run_backtest(
     test_from: int | None = None,
     config: ModelConfig = DEFAULT_CONFIG,
     progress: Callable[[Iterable[int]], Iterable[int]] = lambda days: days,
+    refit_days: int = 1,
 ) -> Backtest:
-    """Back-test on ``series`` from ``test_from`` (UTC seconds; default: the last quarter) to the end."""
+    """Back-test on ``series`` from ``test_from`` (UTC seconds; default: the last quarter) to the end.
+
+    The model is refitted every ``refit_days`` days of the test period (default: daily, as in
+    service); a longer period tests an older model, which is the stricter test and costs fewer fits.
+    """
     start = default_test_start(series) if test_from is None else test_from
     end = max(int(s.times[-1]) for s in series)
     check_history(series, start)
@@ -100,11 +105,11 @@ def run_backtest(
     tests = tests.take(~np.isnan(tests.truth))
     if len(tests) == 0:
         raise BacktestError(f"no forecast in the test period from {_day(start)} has a known outcome")
-    day_of = (tests.origin - start) // DAY
+    day_of = (tests.origin - start) // (DAY * refit_days)
     low, median, high = (np.full(len(tests), np.nan) for _ in range(3))
     days = np.unique(day_of)
     for day in progress(days.tolist()):
-        cutoff = start + day * DAY
+        cutoff = start + day * DAY * refit_days
         model = QuantileModel(config).fit(training_rows(candidates, cutoff, rng))
         today = np.flatnonzero(day_of == day)
         band = model.predict(tests.take(today))
