@@ -1,4 +1,5 @@
-"""Structured logs (logfmt by default, JSON lines on request), quiet at INFO."""
+"""Structured logs, quiet at INFO: logfmt text by default, JSON lines with ``PARKLOTSE_LOG_FORMAT=json``
+(one object a line with ``ts``, ``level``, ``logger``, ``msg`` and any extra fields, for a log shipper)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def _quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", fmt: Literal["logfmt", "json"] = "logfmt") -> None:
+LogFormat = Literal["text", "json"]
+
+
+def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else LogfmtFormatter())
     root = logging.getLogger()

@@ -131,6 +131,8 @@ class CommonSettings(BaseSettings):
     influx_timeout_s: float = Field(default=10.0, gt=0)
     sites_dir: Path = Field(default_factory=find_sites_dir)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # text: logfmt lines for people; json: one JSON object a line for a log shipper (parking/logs.py)
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("mqtt_url")
     @classmethod

@@ -208,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
         from ingest.settings import IngestSettings
 
         settings = IngestSettings(**_overrides(args, (*COMMON, "share_group", "metrics_port")))
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         asyncio.run(serve_ingest(settings))
         return 0
     if args.command == "api":
@@ -216,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         from api.settings import ApiSettings
 
         api_settings = ApiSettings(**_overrides(args, (*COMMON, "api_host", "api_port")))
-        configure_logging(api_settings.log_level)
+        configure_logging(api_settings.log_level, api_settings.log_format)
         serve_api(api_settings)
         return 0
     if args.command == "simulate":
@@ -256,11 +256,12 @@ def _simulate(args: argparse.Namespace) -> int:
     from simulator.settings import SimulatorSettings
 
     if not command.is_live(args):
-        configure_logging(CommonSettings(**_overrides(args, COMMON)).log_level)
-        return command.run(args)
+        common = CommonSettings(**_overrides(args, COMMON))
+        configure_logging(common.log_level, common.log_format)
+        return command.run(args, common.sites_dir)
     # Live, it connects to the broker: production mode wants its credentials.
     settings = SimulatorSettings(**_overrides(args, COMMON))
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if not 1 <= args.speed <= 600:
             raise ValueError(f"--speed must be between 1 and 600, got {args.speed}")
