@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from parking.registry import Site, SiteFileError
-from parking.settings import CommonSettings
 from simulator import calibrate as calibration
 from simulator.calibrate import format_table
 from simulator.grid import resolve_site
@@ -86,13 +85,13 @@ def is_live(args: argparse.Namespace) -> bool:
     return args.action is None and not args.offline
 
 
-def load(args: argparse.Namespace) -> tuple[Scenario, Site]:
-    """The scenario and its site, fully checked before anything runs."""
+def load(args: argparse.Namespace, sites_dir: Path) -> tuple[Scenario, Site]:
+    """The scenario and its site (from ``sites_dir``, the settings' folder), fully checked before
+    anything runs."""
     if seed(args) < 0:
         raise InputError(f"--seed: must be 0 or more, got {args.seed}")
     path = resolve_scenario_path(args.scenario)
     scenario = load_scenario(path)
-    sites_dir = args.sites_dir or CommonSettings().sites_dir
     return scenario, resolve_site(scenario, sites_dir, path)
 
 
@@ -117,7 +116,8 @@ def seed(args: argparse.Namespace) -> int:
     return DEFAULT_SEED if args.seed is None else int(args.seed)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, sites_dir: Path) -> int:
+    """An offline run or the calibration; ``sites_dir`` from the settings (``--sites-dir`` folded in)."""
     if is_live(args):
         raise NotImplementedError(
             "live mode is started by simulator.live (parklotse simulate without --offline)"
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--offline: cannot be combined with {args.action!r}")
         if args.offline:
             _check_outputs(args)
-        scenario, site = load(args)
+        scenario, site = load(args, sites_dir)
         settings = run_settings(scenario, args)
     except (InputError, ScenarioError, SiteFileError) as exc:
         print(f"parklotse simulate: error: {exc}", file=sys.stderr)

@@ -104,11 +104,9 @@ def test_an_offline_run_writes_both_reports(quick_scenario: Path, tmp_path: Path
         str(tmp_path / "r.json"),
         "--report-html",
         str(tmp_path / "r.html"),
-        "--sites-dir",
-        str(SITES),
         "--no-progress",
     )
-    assert command.run(args) == 0
+    assert command.run(args, SITES) == 0
     assert json.loads((tmp_path / "r.json").read_text())["run"]["seed"] == 2
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
 
@@ -118,12 +116,12 @@ def test_a_bad_scenario_file_exits_2_with_one_line_naming_file_and_field(
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"extends": "town-centre", "demand": {"long_stay_share": 2}}), encoding="utf-8")
-    assert command.run(_args("--offline", "--scenario", str(bad), "--no-progress")) == 2
+    assert command.run(_args("--offline", "--scenario", str(bad), "--no-progress"), SITES) == 2
     err = capsys.readouterr().err
     assert "bad.json: demand.long_stay_share:" in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_a_bad_flag_exits_2_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert command.run(_args("--offline", "--days", "0")) == 2
+    assert command.run(_args("--offline", "--days", "0"), SITES) == 2
     assert "--days" in capsys.readouterr().err
