@@ -57,8 +57,8 @@ from playwright.sync_api import CDPSession, Page, sync_playwright
 # Runnable as a plain script from a checkout, without installing the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from parklotse.browser import CHROMIUM, CHROMIUM_ARGS
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.simfeed import SimFeed
 
 REPO = Path(__file__).resolve().parent.parent

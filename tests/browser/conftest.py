@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parklotse.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import REPO
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""How to start Debian's Chromium headless on a machine without internet (browser tests, benchmarks).
+"""How to start Debian's Chromium headless on a machine without internet (browser tests, bench kiosk).
 
 Without the background-networking flags Chromium keeps trying to reach Google's hosts, which a
 closed network refuses, many connections at a time.
