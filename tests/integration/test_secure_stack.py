@@ -305,6 +305,11 @@ def test_nobody_but_the_api_writes_the_simulator_control(
     assert [payload for _, payload in simulator.received] == [genuine]
 
 
+def test_the_ingester_may_replay_a_sensor_reading(stack: SecureStack, clients: list[Client]) -> None:
+    ingester = _as(stack, clients, stack.user("INGEST"))
+    assert not ingester.publish(topics.native_status("lab", "S-01"), _native(False)).is_failure
+
+
 def test_the_things_stack_user_delivers_uplinks(stack: SecureStack, clients: list[Client]) -> None:
     before = len(stack.points("L-01"))
     uplink = {
