@@ -199,12 +199,18 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                     "could not read the current state from InfluxDB (%s); starting from the live feed", exc
                 )
             simulators = SimulatorBook()
+            stale_after_ns = int(settings.stale_after_s * 1e9)
+            current = CurrentView(live, stale_after_ns)
             refused = app.state.metrics.states_refused
             feed = LiveFeed(
-                settings, live, broadcaster, simulators, on_refused=lambda r: refused.labels(r).inc()
+                settings,
+                live,
+                broadcaster,
+                simulators,
+                on_refused=lambda r: refused.labels(r).inc(),
+                shown=current.shown,
             )
             feed.start()
-            stale_after_ns = int(settings.stale_after_s * 1e9)
             guide = Guide(
                 HoldPolicy(
                     hold_s=settings.guidance_hold_s,
@@ -214,7 +220,6 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                     client_holds=settings.guidance_client_holds,
                 )
             )
-            current = CurrentView(live, stale_after_ns)
             app.state.services = Services(
                 settings, registry, store, live, broadcaster, feed, simulators, guide, current
             )

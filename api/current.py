@@ -1,5 +1,12 @@
 """A site's bays as shown now, made once per change and shared by every route that reads them.
 
+This is the one place that decides what is shown: a bay whose sensor has been silent longer than
+the stale cutoff (``PARKLOTSE_STALE_AFTER_S``) is shown as unknown, whatever it last said. The bay
+list, the site totals, guidance, the sign, the open-data exports and the stream's snapshot read
+``CurrentView.of``; the stream's bay events go through ``CurrentView.shown``; the page gets the
+cutoff with the site summary (``stale_after_s``), so the screen turns a silent bay grey when the
+API would.
+
 Assembling the current state of a city (10,000 bays, 2 MB of JSON) takes tens of milliseconds;
 routes that rebuilt it per request spent their time making the same bytes again. A ``SiteNow`` is
 made when the site's bays changed (``LiveState.version``) or when a sensor has just been silent
@@ -74,8 +81,10 @@ class SiteNow:
         views: Fragments,
         messages: Fragments,
         etag: str = '"0"',
+        stale_after_ns: int = 0,
     ) -> None:
         self.site = site
+        self.stale_after_ns = stale_after_ns
         self.states = states  # site-file order
         self.version = version
         self.valid_until_ns = valid_until_ns
@@ -135,6 +144,7 @@ class SiteNow:
             unknown=whole.unknown,
             closed=whole.closed,
             updated_at=ns_to_rfc3339(newest) if newest is not None else None,
+            stale_after_s=self.stale_after_ns / 1e9,
             zones=zones,
         )
 
@@ -195,6 +205,10 @@ class CurrentView:
         self._epoch = secrets.token_hex(4)
         self._made = itertools.count(1)
 
+    def shown(self, state: BayState) -> BayState:
+        """One bay's state as shown now (for a change pushed on its own, as the stream does)."""
+        return state.with_staleness(self._clock(), self.stale_after_ns)
+
     def of(self, site: Site) -> SiteNow:
         now = self._clock()
         version = self.live.version(site.id)
@@ -203,6 +217,6 @@ class CurrentView:
             return latest
         states, until = shown_states(self.live.site_bays(site.id), now, self.stale_after_ns)
         etag = f'"{self._epoch}-{next(self._made)}"'
-        made = SiteNow(site, states, version, until, self._views, self._messages, etag)
+        made = SiteNow(site, states, version, until, self._views, self._messages, etag, self.stale_after_ns)
         self._latest[site.id] = made
         return made

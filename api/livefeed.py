@@ -45,6 +45,7 @@ class LiveFeed:
         simulators: SimulatorBook,
         clock: Callable[[], int] = time.time_ns,
         on_refused: Callable[[str], None] | None = None,
+        shown: Callable[[BayState], BayState] = lambda state: state,
     ) -> None:
         self.settings = settings
         self.live = live
@@ -56,6 +57,7 @@ class LiveFeed:
         # State messages ignored, by reason ("malformed", "future"); on_refused hears each too.
         self.refused: Counter[str] = Counter()
         self._on_refused = on_refused
+        self._shown = shown  # CurrentView.shown: a bay event says what the bay list says
         self._max_future_ns = round(settings.state_max_future_s * 1e9)
         self._clock = clock
         self._rate_log = RateLimitedLog(LOG_INTERVAL_S, logger=log)
@@ -185,4 +187,4 @@ class LiveFeed:
             return  # unknown bay, or it knows an older status than we have (e.g. seeded from InfluxDB)
         self.live.put(state)
         if before.status != state.status or before.since_ns != state.since_ns:
-            self.broadcaster.publish("bay", state.as_message())
+            self.broadcaster.publish("bay", self._shown(state).as_message())

@@ -31,6 +31,7 @@ class SiteSummary(BaseModel):
                 "unknown": 1,
                 "closed": 0,
                 "updated_at": "2026-11-21T10:00:00.000Z",
+                "stale_after_s": 21600.0,
                 "zones": [],
             }
         }
@@ -44,6 +45,10 @@ class SiteSummary(BaseModel):
     unknown: int = Field(description="Bays with no reading yet or whose sensor has been silent too long")
     closed: int
     updated_at: datetime | None = Field(description="Time of the newest reading of any bay in the site")
+    stale_after_s: float = Field(
+        description="A bay whose sensor has been silent longer than this is shown as unknown "
+        "(PARKLOTSE_STALE_AFTER_S)"
+    )
     zones: list[ZoneSummary]
 
 

@@ -51,13 +51,12 @@ def datex2_publication(
     *,
     name: str = "Parklotse",
     lang: str = "de",
-    stale_after_ns: int | None = None,
 ) -> dict[str, Any]:
-    """One publication covering every given (site, bay states) pair."""
+    """One publication covering every given (site, bay states as shown) pair, published at ``now_ns``."""
     parking_sites: list[dict[str, Any]] = []
     parking_spaces: list[dict[str, Any]] = []
     for site, states in sites:
-        views = bay_views(site, states, now_ns, stale_after_ns)
+        views = bay_views(site, states)
         parking_sites.append(_parking_site(site, views))
         parking_spaces.extend(_parking_space(site, view) for view in views)
     return {
@@ -79,12 +78,9 @@ def datex2_site_publication(
     now_ns: int,
     *,
     lang: str = "de",
-    stale_after_ns: int | None = None,
 ) -> dict[str, Any]:
     """A publication of one site, named after it."""
-    return datex2_publication(
-        [(site, states)], now_ns, name=site.name, lang=lang, stale_after_ns=stale_after_ns
-    )
+    return datex2_publication([(site, states)], now_ns, name=site.name, lang=lang)
 
 
 def _parking_site(site: Site, views: list[BayView]) -> dict[str, Any]:

@@ -48,26 +48,20 @@ def on_street_parking_id(site_id: str) -> str:
     return f"urn:ngsi-ld:OnStreetParking:{site_id}"
 
 
-def fiware_entities(
-    site: Site, states: States, now_ns: int, *, normalized: bool = False, stale_after_ns: int | None = None
-) -> list[dict[str, Any]]:
-    """The site's OnStreetParking entity followed by one ParkingSpot per bay."""
-    views = bay_views(site, states, now_ns, stale_after_ns)
+def fiware_entities(site: Site, states: States, *, normalized: bool = False) -> list[dict[str, Any]]:
+    """The site's OnStreetParking entity followed by one ParkingSpot per bay (states as shown)."""
+    views = bay_views(site, states)
     return [_on_street_parking(site, views, normalized), *(_parking_spot(site, v, normalized) for v in views)]
 
 
-def fiware_parking_spots(
-    site: Site, states: States, now_ns: int, *, normalized: bool = False, stale_after_ns: int | None = None
-) -> list[dict[str, Any]]:
-    """One ParkingSpot entity per bay, in site-file order."""
-    return [_parking_spot(site, v, normalized) for v in bay_views(site, states, now_ns, stale_after_ns)]
+def fiware_parking_spots(site: Site, states: States, *, normalized: bool = False) -> list[dict[str, Any]]:
+    """One ParkingSpot entity per bay, in site-file order (states as shown)."""
+    return [_parking_spot(site, v, normalized) for v in bay_views(site, states)]
 
 
-def fiware_on_street_parking(
-    site: Site, states: States, now_ns: int, *, normalized: bool = False, stale_after_ns: int | None = None
-) -> dict[str, Any]:
-    """The site as one OnStreetParking entity with its live counters."""
-    return _on_street_parking(site, bay_views(site, states, now_ns, stale_after_ns), normalized)
+def fiware_on_street_parking(site: Site, states: States, *, normalized: bool = False) -> dict[str, Any]:
+    """The site as one OnStreetParking entity with its live counters (states as shown)."""
+    return _on_street_parking(site, bay_views(site, states), normalized)
 
 
 def _parking_spot(site: Site, view: BayView, normalized: bool) -> dict[str, Any]:

@@ -54,15 +54,10 @@ def parkapi_spot_uid(site_id: str, bay_id: str) -> str:
 
 
 def parkapi_parking_site(
-    site: Site,
-    states: States,
-    now_ns: int,
-    *,
-    stale_after_ns: int | None = None,
-    static_data_updated_ns: int | None = None,
+    site: Site, states: States, *, static_data_updated_ns: int | None = None
 ) -> dict[str, Any]:
     """The site as one ParkAPI v3 parking site (purpose CAR, type ON_STREET) with its realtime capacities."""
-    views = bay_views(site, states, now_ns, stale_after_ns)
+    views = bay_views(site, states)
     counts = StatusCounts.of(views)
     live = counts.live > 0
     lon, lat = site.center
@@ -86,17 +81,10 @@ def parkapi_parking_site(
 
 
 def parkapi_parking_spots(
-    site: Site,
-    states: States,
-    now_ns: int,
-    *,
-    stale_after_ns: int | None = None,
-    static_data_updated_ns: int | None = None,
+    site: Site, states: States, *, static_data_updated_ns: int | None = None
 ) -> list[dict[str, Any]]:
     """One ParkAPI v3 parking spot (purpose CAR, type ON_STREET) per bay, in site-file order."""
-    return [
-        _spot(site, view, static_data_updated_ns) for view in bay_views(site, states, now_ns, stale_after_ns)
-    ]
+    return [_spot(site, view, static_data_updated_ns) for view in bay_views(site, states)]
 
 
 def parkapi_list(items: Sequence[dict[str, Any]]) -> dict[str, Any]:

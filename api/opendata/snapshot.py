@@ -1,8 +1,8 @@
-"""One consistent view of a site's bays at one moment, shared by every export and by guidance.
+"""A site's bays paired with their states as shown, for the exports.
 
-Every bay of the site appears exactly once, in the order of the site file: a bay without a
-state is unknown, a state for a bay the site does not have is ignored, and (when a staleness
-limit is given) a sensor that has been silent too long is unknown whatever it last said.
+The states are those the API shows (``api.current``: a sensor silent too long is unknown
+already). Every bay of the site appears exactly once, in the order of the site file: a bay
+without a state is unknown, a state for a bay the site does not have is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ OpeningStatus = Literal["open", "closed", "unknown"]
 
 @dataclass(frozen=True, slots=True)
 class BayView:
-    """A bay of the registry together with its effective state."""
+    """A bay of the registry together with its state as shown."""
 
     bay: Bay
     state: BayState
@@ -80,19 +80,8 @@ class StatusCounts:
         return "unknown"
 
 
-def bay_views(
-    site: Site, states: States, now_ns: int | None = None, stale_after_ns: int | None = None
-) -> list[BayView]:
-    """Every bay of ``site`` with its effective state, in site-file order.
-
-    ``stale_after_ns``: a bay whose sensor was last heard more than this long before ``now_ns``
-    is reported as unknown. None leaves the states as given (the caller applied staleness).
-    """
-    if stale_after_ns is not None:
-        if now_ns is None:
-            raise ValueError("a staleness limit needs now_ns")
-        if stale_after_ns < 0:
-            raise ValueError(f"stale_after_ns must not be negative, got {stale_after_ns}")
+def bay_views(site: Site, states: States) -> list[BayView]:
+    """Every bay of ``site`` with its state as shown, in site-file order."""
     given = states.values() if isinstance(states, Mapping) else states
     by_bay: dict[str, BayState] = {}
     for state in given:
@@ -101,8 +90,6 @@ def bay_views(
     views = []
     for bay_id, bay in site.bays.items():
         state = by_bay.get(bay_id) or BayState(site.id, bay_id)
-        if stale_after_ns is not None and now_ns is not None:
-            state = state.with_staleness(now_ns, stale_after_ns)
         views.append(BayView(bay, state))
     return views
 

@@ -1,4 +1,5 @@
-"""Open-data exports of the current state: FIWARE NGSI-LD, ParkAPI v3, DATEX II light."""
+"""Open-data exports of the current state as shown (``api.current``): FIWARE NGSI-LD, ParkAPI v3,
+DATEX II light."""
 
 from __future__ import annotations
 
@@ -34,62 +35,34 @@ class LdJsonResponse(JSONResponse):
     media_type = "application/ld+json"
 
 
-def _stale_ns(services: ServicesDep) -> int:
-    return int(services.settings.stale_after_s * 1e9)
-
-
 @router.get("/sites/{site}/fiware/parking-spots", response_class=LdJsonResponse, responses=NOT_FOUND)
 def fiware_spots(site: SiteDep, services: ServicesDep, fmt: Format = "keyvalues") -> list[dict[str, Any]]:
     """Every bay as a FIWARE ParkingSpot entity (NGSI-LD, with @context)."""
-    states = list(services.live.site_bays(site.id))
-    return fiware_parking_spots(
-        site, states, time.time_ns(), normalized=fmt == "normalized", stale_after_ns=_stale_ns(services)
-    )
+    return fiware_parking_spots(site, services.current.of(site).states, normalized=fmt == "normalized")
 
 
 @router.get("/sites/{site}/fiware/on-street-parking", response_class=LdJsonResponse, responses=NOT_FOUND)
 def fiware_site(site: SiteDep, services: ServicesDep, fmt: Format = "keyvalues") -> dict[str, Any]:
     """The site as a FIWARE OnStreetParking entity with live counters (NGSI-LD, with @context)."""
-    states = list(services.live.site_bays(site.id))
-    return fiware_on_street_parking(
-        site, states, time.time_ns(), normalized=fmt == "normalized", stale_after_ns=_stale_ns(services)
-    )
+    return fiware_on_street_parking(site, services.current.of(site).states, normalized=fmt == "normalized")
 
 
 @router.get("/sites/{site}/parkapi/parking-sites", responses=NOT_FOUND)
 def parkapi_sites(site: SiteDep, services: ServicesDep) -> dict[str, Any]:
     """The site as a ParkAPI v3 parking site (list envelope)."""
-    states = list(services.live.site_bays(site.id))
-    return parkapi_list(
-        [
-            parkapi_parking_site(
-                site,
-                states,
-                time.time_ns(),
-                stale_after_ns=_stale_ns(services),
-                static_data_updated_ns=site.modified_ns,
-            )
-        ]
-    )
+    states = services.current.of(site).states
+    return parkapi_list([parkapi_parking_site(site, states, static_data_updated_ns=site.modified_ns)])
 
 
 @router.get("/sites/{site}/parkapi/parking-spots", responses=NOT_FOUND)
 def parkapi_spots(site: SiteDep, services: ServicesDep) -> dict[str, Any]:
     """Every bay as a ParkAPI v3 parking spot (list envelope)."""
-    states = list(services.live.site_bays(site.id))
-    return parkapi_list(
-        parkapi_parking_spots(
-            site,
-            states,
-            time.time_ns(),
-            stale_after_ns=_stale_ns(services),
-            static_data_updated_ns=site.modified_ns,
-        )
-    )
+    states = services.current.of(site).states
+    return parkapi_list(parkapi_parking_spots(site, states, static_data_updated_ns=site.modified_ns))
 
 
 @router.get("/datex2/parking-publication-light")
 def datex2(services: ServicesDep) -> dict[str, Any]:
     """All sites as a DATEX II v3 Parking Publication Light (JSON)."""
-    sites = [(site, list(services.live.site_bays(site.id))) for site in services.registry.sites.values()]
-    return datex2_publication(sites, time.time_ns(), stale_after_ns=_stale_ns(services))
+    sites = [(site, services.current.of(site).states) for site in services.registry.sites.values()]
+    return datex2_publication(sites, time.time_ns())

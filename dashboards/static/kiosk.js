@@ -82,7 +82,6 @@ const OCC_REFRESH_MS = 5 * 60_000;
 const HEAT_REFRESH_MS = 30 * 60_000;
 const STATUS_POLL_MS = 30_000;   // only while no `simulator` event arrives on the stream
 const STALE_MS = 15 * 60_000;    // freshness badge turns amber
-const SILENT_MS = 6 * 3600_000;  // a sensor this quiet counts as not reporting (the API's default)
 const LOW_BATTERY_PCT = 20;
 const LOW_BATTERY_V = 3.2;
 const HANDS_ON_MS = 12_000;      // how long "Ihr Auto: Platz A03 belegt" stays
@@ -120,6 +119,9 @@ const K = {
   frames: { interval: new Float32Array(FRAMES_KEPT), draw: new Float32Array(FRAMES_KEPT), n: 0, last: 0 },
   es: null, connected: false, lostAt: null, retry: 0, retryTimer: null, connectingSince: 0,
   pending: 3, ready: false, updates: 0, events: 0,
+  // The API's stale cutoff (PARKLOTSE_STALE_AFTER_S, sent with the site summary): a bay whose sensor
+  // has been silent longer is shown as unknown, here as in every answer of the API.
+  silentMs: Infinity, silentShown: 0,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -192,6 +194,7 @@ async function start() {
   $("lang").addEventListener("click", toggleLanguage);
   const summary = await BOOT.site;
   K.siteName = summary.name;
+  K.silentMs = summary.stale_after_s * 1000;
   setText($("site-name"), summary.name);
   const mode = await BOOT.mode;
   document.body.dataset.mode = mode;
@@ -442,9 +445,16 @@ function frameStats(reset = false) {
 
 // ---------------------------------------------------------------- map, counts, zones, badges
 
+// As the API shows a bay (api/current.py): free or occupied only while its sensor is heard.
+function shownStatus(bay, now) {
+  if (!bay) return "unknown";
+  const seen = Date.parse(bay.last_seen || "") || 0;
+  if ((bay.status === "free" || bay.status === "occupied") && seen && now - seen > K.silentMs) return "unknown";
+  return bay.status;
+}
+
 function statusOf(bayId) {
-  const bay = K.bays.get(bayId);
-  return bay ? bay.status : "unknown";
+  return shownStatus(K.bays.get(bayId), Date.now());
 }
 
 function drawMap() {
@@ -575,11 +585,13 @@ function tickHealth() {
   const now = Date.now();
   let reporting = 0;
   let lowBattery = 0;
+  let silent = 0;
   for (const bayId of K.index.keys()) {
     const bay = K.bays.get(bayId);
     if (!bay) continue;
     const seen = Date.parse(bay.last_seen || "") || 0;
-    if (bay.status !== "unknown" && seen && now - seen < SILENT_MS) reporting += 1;
+    if (bay.status !== "unknown" && seen && now - seen <= K.silentMs) reporting += 1;
+    if (shownStatus(bay, now) !== bay.status) silent += 1;
     const pct = bay.battery_pct;
     const volts = bay.battery_v;
     if ((pct !== null && pct !== undefined && pct < LOW_BATTERY_PCT)
@@ -587,6 +599,8 @@ function tickHealth() {
       lowBattery += 1;
     }
   }
+  // A sensor fell silent (or spoke again) without any event: redraw map and counts.
+  if (silent !== K.silentShown) { K.silentShown = silent; touch(); }
   const n = K.index.size;
   let text = reporting === n ? t("sensors_ok", { n: fmt(n) }) : t("sensors_some", { ok: fmt(reporting), n: fmt(n) });
   if (lowBattery) text += ` · ${t("battery_low", { n: fmt(lowBattery) })}`;

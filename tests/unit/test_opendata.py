@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from api.current import shown_states
 from api.opendata import (
     CONTEXT,
     bay_views,
@@ -106,7 +107,7 @@ def _spot_urn(bay: str) -> str:
 
 
 def test_a_bay_without_a_state_is_unknown(site: Site) -> None:
-    views = bay_views(site, [], NOW)
+    views = bay_views(site, [])
     assert [view.status for view in views] == [BayStatus.UNKNOWN] * 4
 
 
@@ -115,19 +116,14 @@ def test_states_of_other_sites_and_bays_are_ignored(site: Site) -> None:
         BayState("other", "A1", BayStatus.FREE, NOW, NOW),
         BayState("lot", "Z9", BayStatus.FREE, NOW, NOW),
     ]
-    assert all(view.status is BayStatus.UNKNOWN for view in bay_views(site, foreign, NOW))
-
-
-def test_a_staleness_limit_needs_now(site: Site) -> None:
-    with pytest.raises(ValueError, match="now_ns"):
-        bay_views(site, [], None, stale_after_ns=HOUR)
+    assert all(view.status is BayStatus.UNKNOWN for view in bay_views(site, foreign))
 
 
 # --- FIWARE ParkingSpot ----------------------------------------------------------------------
 
 
 def test_parking_spot_has_every_field_the_model_requires(site: Site, states: list[BayState]) -> None:
-    for entity in fiware_parking_spots(site, states, NOW):
+    for entity in fiware_parking_spots(site, states):
         assert set(PARKING_SPOT_REQUIRED) <= entity.keys()
     assert set(PARKING_SPOT_REQUIRED) == {"id", "type", "location", "status", "category", "refParkingSite"}
 
@@ -136,31 +132,31 @@ def test_parking_spot_keyvalues_carries_every_attribute_of_the_upstream_example(
     site: Site, states: list[BayState]
 ) -> None:
     sample = _sample("fiware_parking_spot_ngsild_keyvalues.json")
-    entity = fiware_parking_spots(site, states, NOW)[0]
+    entity = fiware_parking_spots(site, states)[0]
     assert sample.keys() <= entity.keys()
     for key in sample:
         assert type(entity[key]) is type(sample[key]), key
 
 
 def test_parking_spot_ids_are_urns_of_site_and_bay(site: Site) -> None:
-    ids = [entity["id"] for entity in fiware_parking_spots(site, [], NOW)]
+    ids = [entity["id"] for entity in fiware_parking_spots(site, [])]
     assert ids == [_spot_urn(bay) for bay in ("A1", "A2", "B1", "B2")]
 
 
 def test_parking_spot_is_on_street_and_refers_to_its_site(site: Site) -> None:
-    entity = fiware_parking_spots(site, [], NOW)[0]
+    entity = fiware_parking_spots(site, [])[0]
     assert entity["type"] == "ParkingSpot"
     assert entity["category"] == ["onStreet"]
     assert entity["refParkingSite"] == "urn:ngsi-ld:OnStreetParking:lot"
 
 
 def test_parking_spot_location_is_the_bays_geojson_geometry(site: Site) -> None:
-    entity = fiware_parking_spots(site, [], NOW)[0]
+    entity = fiware_parking_spots(site, [])[0]
     assert entity["location"] == site.bays["A1"].geometry
 
 
 def test_parking_spot_status_uses_the_fiware_enumeration(site: Site, states: list[BayState]) -> None:
-    statuses = {entity["name"]: entity["status"] for entity in fiware_parking_spots(site, states, NOW)}
+    statuses = {entity["name"]: entity["status"] for entity in fiware_parking_spots(site, states)}
     assert statuses == {"A1": "free", "A2": "occupied", "B1": "closed", "B2": "unknown"}
     assert set(statuses.values()) <= FIWARE_STATUSES
 
@@ -169,7 +165,7 @@ def test_normalized_parking_spot_types_each_attribute_as_the_upstream_example(
     site: Site, states: list[BayState]
 ) -> None:
     sample = _sample("fiware_parking_spot_ngsild_normalized.json")
-    entity = fiware_parking_spots(site, states, NOW, normalized=True)[0]
+    entity = fiware_parking_spots(site, states, normalized=True)[0]
     for key, attribute in sample.items():
         if isinstance(attribute, dict):
             assert entity[key]["type"] == attribute["type"], key
@@ -179,19 +175,19 @@ def test_normalized_parking_spot_types_each_attribute_as_the_upstream_example(
 
 def test_normalized_status_is_observed_at_the_sensors_latest_contact(site: Site) -> None:
     state = _state("A1", BayStatus.FREE, since=NOW - HOUR, seen=NOW - 2 * MINUTE)
-    status = fiware_parking_spots(site, [state], NOW, normalized=True)[0]["status"]
+    status = fiware_parking_spots(site, [state], normalized=True)[0]["status"]
     assert status == {"type": "Property", "value": "free", "observedAt": ns_to_rfc3339(NOW - 2 * MINUTE)}
 
 
 def test_normalized_status_of_a_bay_never_heard_from_has_no_observation_time(site: Site) -> None:
-    status = fiware_parking_spots(site, [], NOW, normalized=True)[0]["status"]
+    status = fiware_parking_spots(site, [], normalized=True)[0]["status"]
     assert status == {"type": "Property", "value": "unknown"}
 
 
 def test_date_modified_is_when_the_status_began(site: Site) -> None:
     state = _state("A1", BayStatus.OCCUPIED, since=NOW - HOUR)
-    keyvalues = fiware_parking_spots(site, [state], NOW)[0]
-    normalized = fiware_parking_spots(site, [state], NOW, normalized=True)[0]
+    keyvalues = fiware_parking_spots(site, [state])[0]
+    normalized = fiware_parking_spots(site, [state], normalized=True)[0]
     assert keyvalues["dateModified"] == ns_to_rfc3339(NOW - HOUR)
     assert normalized["dateModified"]["value"] == {"@type": "DateTime", "@value": ns_to_rfc3339(NOW - HOUR)}
 
@@ -202,7 +198,7 @@ def test_date_modified_is_when_the_status_began(site: Site) -> None:
 def test_on_street_parking_counts_free_and_occupied_bays_out_of_all(
     site: Site, states: list[BayState]
 ) -> None:
-    entity = fiware_on_street_parking(site, states, NOW)
+    entity = fiware_on_street_parking(site, states)
     assert entity["id"] == "urn:ngsi-ld:OnStreetParking:lot"
     assert entity["type"] == "OnStreetParking"
     assert (entity["availableSpotNumber"], entity["occupiedSpotNumber"], entity["totalSpotNumber"]) == (
@@ -213,7 +209,7 @@ def test_on_street_parking_counts_free_and_occupied_bays_out_of_all(
 
 
 def test_on_street_parking_detects_single_spaces_and_lists_its_spots(site: Site) -> None:
-    entity = fiware_on_street_parking(site, [], NOW)
+    entity = fiware_on_street_parking(site, [])
     assert entity["occupancyDetectionType"] == ["singleSpaceDetection"]
     assert entity["refParkingSpot"] == [_spot_urn(bay) for bay in ("A1", "A2", "B1", "B2")]
 
@@ -222,14 +218,14 @@ def test_on_street_parking_carries_the_counters_of_the_upstream_example(
     site: Site, states: list[BayState]
 ) -> None:
     sample = _sample("fiware_on_street_parking_ngsild_keyvalues.json")
-    entity = fiware_on_street_parking(site, states, NOW)
+    entity = fiware_on_street_parking(site, states)
     for key in ("id", "type", "location", "availableSpotNumber", "occupiedSpotNumber", "totalSpotNumber"):
         assert key in sample
         assert type(entity[key]) is type(sample[key]), key
 
 
 def test_on_street_parking_location_is_the_bounding_box_of_its_bays(site: Site) -> None:
-    location = fiware_on_street_parking(site, [], NOW)["location"]
+    location = fiware_on_street_parking(site, [])["location"]
     assert location["type"] == "Polygon"
     lons = [p[0] for p in location["coordinates"][0]]
     lats = [p[1] for p in location["coordinates"][0]]
@@ -240,7 +236,7 @@ def test_on_street_parking_location_is_the_bounding_box_of_its_bays(site: Site) 
 def test_normalized_on_street_parking_counters_are_observed_and_spots_are_relationships(
     site: Site, states: list[BayState]
 ) -> None:
-    entity = fiware_on_street_parking(site, states, NOW, normalized=True)
+    entity = fiware_on_street_parking(site, states, normalized=True)
     assert entity["availableSpotNumber"] == {
         "type": "Property",
         "value": 1,
@@ -255,17 +251,17 @@ def test_normalized_on_street_parking_counters_are_observed_and_spots_are_relati
 def test_every_entity_names_the_ngsi_ld_core_and_parking_contexts(
     site: Site, states: list[BayState], normalized: bool
 ) -> None:
-    for entity in fiware_entities(site, states, NOW, normalized=normalized):
+    for entity in fiware_entities(site, states, normalized=normalized):
         assert entity["@context"] == [NGSI_LD_CORE_CONTEXT, PARKING_CONTEXT] == list(CONTEXT)
 
 
 def test_entities_list_the_site_first_then_every_bay(site: Site) -> None:
-    entities = fiware_entities(site, [], NOW)
+    entities = fiware_entities(site, [])
     assert [entity["type"] for entity in entities] == ["OnStreetParking"] + ["ParkingSpot"] * 4
 
 
 def test_spot_references_resolve_within_the_export(site: Site) -> None:
-    entities = _by_id(fiware_entities(site, [], NOW))
+    entities = _by_id(fiware_entities(site, []))
     site_entity = entities["urn:ngsi-ld:OnStreetParking:lot"]
     assert all(urn in entities for urn in site_entity["refParkingSpot"])
     assert all(entities[urn]["refParkingSite"] == site_entity["id"] for urn in site_entity["refParkingSpot"])
@@ -275,15 +271,14 @@ def test_spot_references_resolve_within_the_export(site: Site) -> None:
 
 
 def _exported_statuses(site: Site, states: list[BayState], stale: int) -> dict[str, str]:
+    shown = shown_states(states, NOW, stale)[0]
     return {
-        "fiware": fiware_parking_spots(site, states, NOW, stale_after_ns=stale)[0]["status"],
-        "fiware-normalized": fiware_parking_spots(site, states, NOW, normalized=True, stale_after_ns=stale)[
-            0
-        ]["status"]["value"],
-        "parkapi": parkapi_parking_spots(site, states, NOW, stale_after_ns=stale)[0]["realtime_status"],
-        "datex2": datex2_site_publication(site, states, NOW, stale_after_ns=stale)["parkingPublicationLight"][
-            "parkingSpace"
-        ][0]["availability"],
+        "fiware": fiware_parking_spots(site, shown)[0]["status"],
+        "fiware-normalized": fiware_parking_spots(site, shown, normalized=True)[0]["status"]["value"],
+        "parkapi": parkapi_parking_spots(site, shown)[0]["realtime_status"],
+        "datex2": datex2_site_publication(site, shown, NOW)["parkingPublicationLight"]["parkingSpace"][0][
+            "availability"
+        ],
     }
 
 
@@ -308,10 +303,12 @@ def test_a_fresh_free_bay_is_exported_as_free_everywhere(site: Site) -> None:
 
 
 def test_stale_bays_do_not_count_as_available(site: Site) -> None:
-    stale = [_state(bay, BayStatus.FREE, seen=NOW - 2 * HOUR) for bay in ("A1", "A2")]
-    assert fiware_on_street_parking(site, stale, NOW, stale_after_ns=HOUR)["availableSpotNumber"] == 0
-    assert "realtime_free_capacity" not in parkapi_parking_site(site, stale, NOW, stale_after_ns=HOUR)
-    publication = datex2_site_publication(site, stale, NOW, stale_after_ns=HOUR)
+    stale = shown_states(
+        [_state(bay, BayStatus.FREE, seen=NOW - 2 * HOUR) for bay in ("A1", "A2")], NOW, HOUR
+    )[0]
+    assert fiware_on_street_parking(site, stale)["availableSpotNumber"] == 0
+    assert "realtime_free_capacity" not in parkapi_parking_site(site, stale)
+    publication = datex2_site_publication(site, stale, NOW)
     assert "availableSpaces" not in publication["parkingPublicationLight"]["parkingSite"][0]
 
 
@@ -320,7 +317,7 @@ def test_stale_bays_do_not_count_as_available(site: Site) -> None:
 
 def test_parkapi_spot_carries_the_fields_of_the_parkapi_sample(site: Site, states: list[BayState]) -> None:
     sample = _sample("parkapi_v3_admin_push_parking_spot.json")
-    spot = parkapi_parking_spots(site, states, NOW, static_data_updated_ns=NOW - HOUR)[0]
+    spot = parkapi_parking_spots(site, states, static_data_updated_ns=NOW - HOUR)[0]
     assert sample.keys() - {"address"} <= spot.keys()
     assert (spot["purpose"], spot["type"]) == ("CAR", "ON_STREET")
     assert isinstance(spot["lat"], float)
@@ -328,7 +325,7 @@ def test_parkapi_spot_carries_the_fields_of_the_parkapi_sample(site: Site, state
 
 
 def test_parkapi_spot_is_identified_by_site_and_bay_and_shaped_by_its_geometry(site: Site) -> None:
-    spot = parkapi_parking_spots(site, [], NOW)[3]
+    spot = parkapi_parking_spots(site, [])[3]
     assert (spot["uid"], spot["parking_site_uid"], spot["name"]) == ("lot:B2", "lot", "B2")
     assert spot["geojson"] == site.bays["B2"].geometry
     assert (spot["lon"], spot["lat"]) == (round(site.bays["B2"].lon, 7), round(site.bays["B2"].lat, 7))
@@ -344,21 +341,21 @@ def test_parkapi_spot_is_identified_by_site_and_bay_and_shaped_by_its_geometry(s
     ],
 )
 def test_parkapi_spot_status_maps_each_bay_status(site: Site, status: BayStatus, expected: str) -> None:
-    spot = parkapi_parking_spots(site, [_state("A1", status)], NOW)[0]
+    spot = parkapi_parking_spots(site, [_state("A1", status)])[0]
     assert spot["realtime_status"] == expected
 
 
 def test_parkapi_spot_has_realtime_data_only_while_a_sensor_vouches_for_it(
     site: Site, states: list[BayState]
 ) -> None:
-    flags = {spot["name"]: spot["has_realtime_data"] for spot in parkapi_parking_spots(site, states, NOW)}
+    flags = {spot["name"]: spot["has_realtime_data"] for spot in parkapi_parking_spots(site, states)}
     assert flags == {"A1": True, "A2": True, "B1": False, "B2": False}
 
 
 def test_parkapi_spot_realtime_time_is_the_latest_contact_and_absent_when_never_heard(
     site: Site, states: list[BayState]
 ) -> None:
-    spots = parkapi_parking_spots(site, states, NOW)
+    spots = parkapi_parking_spots(site, states)
     assert spots[0]["realtime_data_updated_at"] == ns_to_rfc3339(NOW - MINUTE)
     assert "realtime_data_updated_at" not in spots[3]
 
@@ -366,7 +363,7 @@ def test_parkapi_spot_realtime_time_is_the_latest_contact_and_absent_when_never_
 def test_parkapi_site_capacities_exclude_closed_bays_and_count_only_free_ones(
     site: Site, states: list[BayState]
 ) -> None:
-    item = parkapi_parking_site(site, states, NOW)
+    item = parkapi_parking_site(site, states)
     assert (item["uid"], item["type"]) == ("lot", "ON_STREET")
     assert (item["capacity"], item["realtime_capacity"], item["realtime_free_capacity"]) == (4, 3, 1)
     assert item["realtime_opening_status"] == "OPEN"
@@ -374,7 +371,7 @@ def test_parkapi_site_capacities_exclude_closed_bays_and_count_only_free_ones(
 
 
 def test_parkapi_site_without_live_bays_leaves_realtime_capacities_out(site: Site) -> None:
-    item = parkapi_parking_site(site, [], NOW)
+    item = parkapi_parking_site(site, [])
     assert item["has_realtime_data"] is False
     assert item["realtime_opening_status"] == "UNKNOWN"
     assert "realtime_capacity" not in item
@@ -384,22 +381,22 @@ def test_parkapi_site_without_live_bays_leaves_realtime_capacities_out(site: Sit
 
 def test_parkapi_site_whose_bays_are_all_closed_is_closed(site: Site) -> None:
     closed = [_state(bay, BayStatus.CLOSED) for bay in site.bays]
-    assert parkapi_parking_site(site, closed, NOW)["realtime_opening_status"] == "CLOSED"
+    assert parkapi_parking_site(site, closed)["realtime_opening_status"] == "CLOSED"
 
 
 def test_parkapi_site_is_placed_at_the_centre_of_its_bays(site: Site) -> None:
-    item = parkapi_parking_site(site, [], NOW)
+    item = parkapi_parking_site(site, [])
     assert (item["lon"], item["lat"]) == (round(site.center[0], 7), round(site.center[1], 7))
 
 
 def test_parkapi_static_update_time_is_given_only_when_known(site: Site) -> None:
-    assert "static_data_updated_at" not in parkapi_parking_site(site, [], NOW)
-    item = parkapi_parking_site(site, [], NOW, static_data_updated_ns=NOW - HOUR)
+    assert "static_data_updated_at" not in parkapi_parking_site(site, [])
+    item = parkapi_parking_site(site, [], static_data_updated_ns=NOW - HOUR)
     assert item["static_data_updated_at"] == ns_to_rfc3339(NOW - HOUR)
 
 
 def test_parkapi_list_uses_the_v3_envelope(site: Site) -> None:
-    spots = parkapi_parking_spots(site, [], NOW)
+    spots = parkapi_parking_spots(site, [])
     assert parkapi_list(spots) == {"items": spots, "total_count": 4}
 
 
@@ -465,17 +462,17 @@ def test_datex2_publication_covers_several_sites(site: Site) -> None:
 
 def test_showroom_exports_every_bay_in_every_format() -> None:
     showroom = load_site(PACKAGED_SITES_DIR / "showroom.geojson")
-    assert len(fiware_parking_spots(showroom, [], NOW)) == 16
-    assert parkapi_parking_site(showroom, [], NOW)["capacity"] == 16
+    assert len(fiware_parking_spots(showroom, [])) == 16
+    assert parkapi_parking_site(showroom, [])["capacity"] == 16
     assert len(datex2_site_publication(showroom, [], NOW)["parkingPublicationLight"]["parkingSpace"]) == 16
 
 
 def test_every_export_is_plain_json(site: Site, states: list[BayState]) -> None:
     documents = [
-        fiware_entities(site, states, NOW),
-        fiware_entities(site, states, NOW, normalized=True),
-        parkapi_list([parkapi_parking_site(site, states, NOW)]),
-        parkapi_list(parkapi_parking_spots(site, states, NOW)),
+        fiware_entities(site, states),
+        fiware_entities(site, states, normalized=True),
+        parkapi_list([parkapi_parking_site(site, states)]),
+        parkapi_list(parkapi_parking_spots(site, states)),
         datex2_site_publication(site, states, NOW),
     ]
     for document in documents:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.broadcast import Broadcaster
+from api.current import CurrentView
 from api.livefeed import LiveFeed
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
@@ -98,3 +99,15 @@ def test_refusals_are_logged_once_a_minute_per_reason(
             feed.take_state(TOPIC, FORGED)
     assert feed.refused["future"] == 50
     assert len(caplog.records) == 1 and "2199-12-31" in caplog.text
+
+
+def test_a_bay_event_shows_the_state_as_the_bay_list_does(live: LiveState) -> None:
+    broadcaster = Broadcaster()
+    view = CurrentView(live, 3600 * SEC, clock=lambda: NOW)
+    feed = LiveFeed(ApiSettings(), live, broadcaster, SimulatorBook(), clock=lambda: NOW, shown=view.shown)
+    silent = NOW - 2 * 3600 * SEC  # stored late (a gateway's backlog): its sensor is silent by now
+    _receive(feed, _genuine(BayStatus.FREE, silent))
+    events = broadcaster.since(0)
+    assert events
+    event = events[-1]
+    assert event.kind == "bay" and event.data["status"] == "unknown"

@@ -1,4 +1,5 @@
-"""The current view of a site: made once per change, remade when a sensor falls silent too long."""
+"""The current view of a site: made once per change, remade when a sensor falls silent too long;
+the one place that decides what every reader shows."""
 
 from __future__ import annotations
 
@@ -190,3 +191,15 @@ def test_every_new_view_has_a_new_entity_tag(site: Site, live: LiveState, view: 
     assert view.of(site).etag == first
     _put(live, "B0", BayStatus.FREE)
     assert view.of(site).etag != first
+
+
+def test_the_summary_carries_the_stale_cutoff_for_the_page(site: Site, view: CurrentView) -> None:
+    assert view.of(site).summary.stale_after_s == STALE / SECOND
+
+
+def test_one_state_is_shown_by_the_same_cutoff(view: CurrentView, clock: Clock) -> None:
+    state = BayState("lot", "B0", BayStatus.FREE, since_ns=NOW, last_seen_ns=NOW)
+    clock.now = NOW + STALE
+    assert view.shown(state) is state
+    clock.now = NOW + STALE + 1
+    assert view.shown(state).status is BayStatus.UNKNOWN
