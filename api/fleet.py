@@ -1,6 +1,7 @@
 """The fleet monitor: evaluates the health rules of every site in the background, not per request.
 
-Every ``PARKLOTSE_FLEET_REFRESH_S`` it reads the fast facts (status changes of the last hour) and,
+Every ``PARKLOTSE_FLEET_REFRESH_S`` it takes the fast facts (status changes of the last hour: counted
+from the ingester's change events once it has heard them for an hour, from InfluxDB before) and,
 every ``PARKLOTSE_FLEET_SLOW_REFRESH_S``, the slow ones (battery, radio, status starts, daily site
 figures) from InfluxDB, joins them with the live state and the dead letters heard on
 ``parking/deadletter/#``, and keeps one report per site. Routes, metrics and the alert webhook
@@ -30,6 +31,7 @@ from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking import topics
 from parking.events import ns_to_rfc3339
+from parking.fleet.changes import ChangeWindow, parse_event
 from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
 from parking.fleet.gather import SlowFacts, assemble, read_fast, read_slow
 from parking.fleet.rules import (
@@ -52,6 +54,7 @@ from parking.store import InfluxStore, StoreError
 log = logging.getLogger(__name__)
 
 DEADLETTER_FILTER = f"{topics.DEADLETTER_PREFIX}/#"
+EVENTS_PREFIX = topics.EVENTS_FILTER.removesuffix("#")
 CHANGES_PER_MESSAGE = 500  # a webhook message stays small even when a whole site changes at once
 YIELD_EVERY = 100  # bays evaluated between yields to the event loop (a few ms), so requests are not held up
 
@@ -191,6 +194,7 @@ class FleetMonitor:
         self.simulators = simulators
         self.thresholds = thresholds_from(settings)
         self.refusals = RefusalWindow()
+        self.changes = ChangeWindow()
         self.deadletter_feed_connected = False
         self.evaluation_errors = 0
         self.last_evaluation_s = 0.0
@@ -240,17 +244,29 @@ class FleetMonitor:
         if reason.is_failure:
             log.error("broker refused the fleet monitor's connection: %s", reason)
             return
-        client.subscribe(DEADLETTER_FILTER, qos=1)
+        client.subscribe([(DEADLETTER_FILTER, 1), (topics.EVENTS_FILTER, 1)])
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, reasons: list[ReasonCode], _p: Any) -> None:
-        self.deadletter_feed_connected = not any(r.is_failure for r in reasons)
+        ok = not any(r.is_failure for r in reasons)
+        self.deadletter_feed_connected = ok
+        if ok and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.changes.connected, self._clock())
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: ReasonCode, _p: Any) -> None:
         self.deadletter_feed_connected = False
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.changes.lost)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if self._loop is None:
+            return
+        if message.topic.startswith(EVENTS_PREFIX):
+            event = parse_event(bytes(message.payload))
+            if event is not None:
+                self._loop.call_soon_threadsafe(self.changes.add, event)
+            return
         refusal = parse_dead_letter(bytes(message.payload), self.registry)
-        if refusal is not None and self._loop is not None:
+        if refusal is not None:
             self._loop.call_soon_threadsafe(self.refusals.add, refusal)
 
     # -------------------------------------------------------------- evaluation
@@ -290,20 +306,10 @@ class FleetMonitor:
             self._slow[site.id] = slow
         simulator = self.simulators.pick(site.id) if self.simulators is not None else None
         simulated, real = None, frozenset[str]()
-        if simulator is None or simulator.sensor_heartbeat_s is None:
-            fast = await read_fast(self.store, site.id, now)
-        else:
+        if simulator is not None and simulator.sensor_heartbeat_s is not None:
             simulated = in_simulated_time(self.thresholds, simulator.speed, simulator.sensor_heartbeat_s)
             real = frozenset(simulator.real_bays)
-            # read_fast counts the changes since its now - 1 h, with no end: shifted, it counts the
-            # changes of the last simulated hour (a window_ns parameter there would say it plainly).
-            window_ns = int(simulated.flapping_window_s * 1e9)
-            fast = await read_fast(self.store, site.id, now - window_ns + HOUR_NS)
-            if real:  # the hands-on bays' real sensors keep the real hour
-                hour = await read_fast(self.store, site.id, now)
-                fast = {b: n for b, n in fast.items() if b not in real} | {
-                    b: hour[b] for b in real & hour.keys()
-                }
+        fast = await self._changes_per_bay(site.id, now, simulated, real)
         facts = assemble(site, self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
         previous = self._reports.get(site.id)
         report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)
@@ -313,6 +319,27 @@ class FleetMonitor:
             for message in webhook_messages(site.id, now, previous is None, found):
                 self.webhook.offer(message)
         return report
+
+    async def _changes_per_bay(
+        self, site: str, now: int, simulated: Thresholds | None, real: frozenset[str]
+    ) -> dict[str, int]:
+        """Status changes per bay in the last hour (a simulated site's bays: the last simulated hour).
+
+        From the change events heard, once heard for a whole hour; else from InfluxDB.
+        """
+        window = HOUR_NS if simulated is None else int(simulated.flapping_window_s * 1e9)
+        if self.changes.complete(now, HOUR_NS):
+            counts = self.changes.counts(site, now, window)
+            hour = self.changes.counts(site, now) if real else {}
+        else:
+            # read_fast counts the changes since its now - 1 h, with no end: shifted, it counts the
+            # changes of the last simulated hour (a window_ns parameter there would say it plainly).
+            counts = await read_fast(self.store, site, now - window + HOUR_NS)
+            hour = counts if window == HOUR_NS or not real else await read_fast(self.store, site, now)
+        if not real:
+            return counts
+        # The hands-on bays' real sensors keep the real hour.
+        return {b: n for b, n in counts.items() if b not in real} | {b: hour[b] for b in real & hour.keys()}
 
 
 class FleetCollector(Collector):

@@ -16,7 +16,7 @@ import pytest
 
 from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
-from tests.conftest import Servers, _healthy
+from tests.conftest import READY_DEADLINE_S, Servers, _healthy
 from tests.helpers import Service, publish_all, wait_for
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> 
     service = Service("api", ["api", "--port", str(port)], env, tmp_path / "api.log").start()
     url = f"http://127.0.0.1:{port}"
     try:  # stopped even when it never got ready: a failed set-up must not leave an API running
-        wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), 20, "API ready")
+        wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), READY_DEADLINE_S, "API ready")
         assert service.alive(), service.output()
         # Dead letters are not retained: the monitor must be listening before any is published.
         wait_for(lambda: _sensors(url).get("deadletter_feed_connected"), 20, "fleet monitor listening")

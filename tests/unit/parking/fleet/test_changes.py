@@ -1,0 +1,44 @@
+"""Status changes counted from the ingester's change events, so an evaluation needs no query for them."""
+
+from __future__ import annotations
+
+import json
+
+from parking.events import BayStatus, ns_to_rfc3339
+from parking.fleet.changes import ChangeEvent, ChangeWindow, parse_event
+from parking.fleet.rules import HOUR_NS, SECOND_NS
+from parking.state import BayState
+
+NOW = 1_800_000_000 * SECOND_NS
+MINUTE = 60 * SECOND_NS
+
+
+def event(bay: str, status: str, t: int) -> ChangeEvent:
+    return ChangeEvent("showroom", bay, status, t)
+
+
+def test_an_ingester_event_is_read_and_anything_else_is_not() -> None:
+    state = BayState("showroom", "A01", BayStatus.OCCUPIED, NOW, NOW)
+    payload = json.dumps({**state.as_message(), "ts": ns_to_rfc3339(NOW), "source": "native"}).encode()
+    assert parse_event(payload) == event("A01", "occupied", NOW)
+    assert parse_event(b"not json") is None and parse_event(b'{"site": 1}') is None
+
+
+def test_changes_are_counted_per_bay_within_the_window_and_repeats_are_not_changes() -> None:
+    window = ChangeWindow()
+    for i, status in enumerate(["free", "occupied", "occupied", "free"]):
+        window.add(event("A01", status, NOW - (50 - i) * MINUTE))
+    window.add(event("A02", "free", NOW - 2 * HOUR_NS))
+    assert window.counts("showroom", NOW) == {"A01": 3}
+    assert window.counts("showroom", NOW, window_ns=48 * MINUTE) == {"A01": 1}
+    assert window.counts("elsewhere", NOW) == {}
+
+
+def test_the_count_is_trusted_only_after_a_whole_window_heard_without_a_break() -> None:
+    window = ChangeWindow()
+    assert not window.complete(NOW, HOUR_NS)
+    window.connected(NOW - 2 * HOUR_NS)
+    assert window.complete(NOW, HOUR_NS)
+    window.lost()
+    window.connected(NOW - MINUTE)
+    assert not window.complete(NOW, HOUR_NS)
