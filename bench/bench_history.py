@@ -36,6 +36,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from parking.events import ns_to_rfc3339
+from parking.processes import stop_process
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
@@ -196,12 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             print(f"  year/day: p50 {results['ratio_p50']:.2f}  p99 {results['ratio_p99']:.2f}")
         finally:
             if api_process is not None:
-                api_process.terminate()
-                try:
-                    api_process.wait(15)
-                except subprocess.TimeoutExpired:
-                    api_process.kill()
-                    api_process.wait(5)
+                stop_process(api_process, 15)
             broker.stop()
             influx.stop()
     return results

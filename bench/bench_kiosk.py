@@ -57,6 +57,7 @@ from playwright.sync_api import CDPSession, Page, sync_playwright
 # Runnable as a plain script from a checkout, without installing the project.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from parking.processes import stop_process
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.simfeed import SimFeed
@@ -140,12 +141,7 @@ def stack(root: Path) -> Iterator[tuple[str, str]]:
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    stop_process(process, 15)
 
 
 def _ok(url: str) -> bool:

@@ -16,6 +16,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from parking.processes import stop_process, stop_processes
 from parking.settings import parse_mqtt_url
 
 T = TypeVar("T")
@@ -121,14 +122,7 @@ STARTED: list[subprocess.Popen[bytes]] = []
 def stop_leftovers() -> int:
     """Stop every started process that still runs; returns how many there were."""
     left = [process for process in STARTED if process.poll() is None]
-    for process in left:
-        process.terminate()
-    for process in left:
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    stop_processes(left, 10)
     STARTED.clear()
     return len(left)
 
@@ -165,14 +159,7 @@ class Service:
     def stop(self, timeout_s: float = 15) -> int | None:
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
+        return stop_process(self.process, timeout_s)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

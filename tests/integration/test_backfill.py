@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from parking.processes import stop_process
 from parking.queries import count_points
 from parking.settings import DEFAULT_SITES_DIR
 from parking.store import InfluxStore
@@ -155,12 +156,7 @@ def test_the_demo_without_backfill_writes_no_history_and_prints_where_staff_go(t
     try:
         assert running.wait(120), lines
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(90)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process, 90, sig=signal.SIGINT, kill_wait_s=10)
         reader.join(10)
         assert process.stdout is not None
         process.stdout.close()

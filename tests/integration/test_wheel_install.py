@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from parking.processes import stop_process
 from parklotse.servers import free_port
 from tests.conftest import Servers, _healthy
 from tests.helpers import REPO, wait_for
@@ -245,8 +246,7 @@ def test_the_api_serves_the_kiosk_and_the_sites_from_the_installed_package(
         assert script.status_code == 200 and len(script.content) > 1_000_000
         assert _served_from_installed_files(installed, script.content)
     finally:
-        process.terminate()
-        process.wait(30)
+        stop_process(process, 30)
 
 
 def _served_from_installed_files(installed: Installed, content: bytes) -> bool:
