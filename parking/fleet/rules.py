@@ -74,11 +74,13 @@ class Thresholds:
     time_scale: float = 1.0
 
     def silent_after_ns(self, codec: str | None) -> int:
-        seconds = self.silent_after_s_by_codec.get(codec or "", self.silent_after_s)
+        by_codec = self.silent_after_s_by_codec  # most installations set none: skip the look-up
+        seconds = by_codec.get(codec or "", self.silent_after_s) if by_codec else self.silent_after_s
         return int(seconds * SECOND_NS)
 
     def low_volts(self, codec: str | None) -> float:
-        return self.battery_low_v_by_codec.get(codec or "", self.battery_low_v)
+        by_codec = self.battery_low_v_by_codec
+        return by_codec.get(codec or "", self.battery_low_v) if by_codec else self.battery_low_v
 
 
 def in_simulated_time(t: Thresholds, speed: float, heartbeat_s: float | None) -> Thresholds:
@@ -245,13 +247,14 @@ def silent(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
 def stuck(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
     if f.since_ns is None or f.last_seen_ns is None or f.status not in (BayStatus.FREE, BayStatus.OCCUPIED):
         return None
-    if now_ns - f.last_seen_ns > t.silent_after_ns(f.codec):
-        return None  # a sensor that stopped talking is silent, not stuck
+    # Every condition must hold; the one most bays fail (held long enough) is checked first.
     occupied = f.status is BayStatus.OCCUPIED
     limit = int((t.stuck_occupied_s if occupied else t.stuck_free_s) * SECOND_NS)
     held = now_ns - f.since_ns
     if held <= limit:
         return None
+    if now_ns - f.last_seen_ns > t.silent_after_ns(f.codec):
+        return None  # a sensor that stopped talking is silent, not stuck
     zone_active = f.zone_last_change_ns is not None and now_ns - f.zone_last_change_ns <= int(
         t.zone_active_s * SECOND_NS
     )
@@ -311,20 +314,21 @@ def battery_low(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
 
 
 def battery_falling(f: BayFacts, t: Thresholds, now_ns: int) -> Problem | None:
-    estimates = [
-        (trend.days_to(level), trend.days)
-        for trend, level in (
-            (f.battery_v_trend, t.low_volts(f.codec)),
-            (f.battery_pct_trend, t.battery_low_pct),
-        )
-        if trend is not None and trend.days >= t.battery_min_days
-    ]
-    known = [(days, span) for days, span in estimates if days is not None]
-    if not known:
+    # The sooner of the two estimates (volts, percent), written out: it runs for every bay.
+    best: tuple[float, int] | None = None
+    volts = f.battery_v_trend
+    if volts is not None and volts.days >= t.battery_min_days:
+        to_empty = volts.days_to(t.low_volts(f.codec))
+        if to_empty is not None:
+            best = (to_empty, volts.days)
+    percent = f.battery_pct_trend
+    if percent is not None and percent.days >= t.battery_min_days:
+        to_empty = percent.days_to(t.battery_low_pct)
+        if to_empty is not None and (best is None or (to_empty, percent.days) < best):
+            best = (to_empty, percent.days)
+    if best is None or best[0] >= t.battery_empty_days:
         return None
-    days, span = min(known)
-    if days >= t.battery_empty_days:
-        return None
+    days, span = best
     return Problem(
         ProblemCode.BATTERY_FALLING,
         None,
