@@ -29,6 +29,7 @@ if "--tree" in sys.argv:  # a copy of the simulator package to fingerprint (a sn
 from parking.settings import PACKAGED_SITES_DIR  # noqa: E402
 from simulator.engine import Engine, Simulation  # noqa: E402
 from simulator.grid import build_network, resolve_site  # noqa: E402
+from simulator.metrics import live_kpis  # noqa: E402
 from simulator.offline import run_twins, settings_for  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
 
@@ -97,7 +98,7 @@ def _live(preset: str, start_hour: float, steps: int, **steer: Any) -> Callable[
                 h.add(sim.vehicles())
                 h.add(sim.occupied())
                 h.add([s.model_dump() for s in sim.signs()])
-                h.add(sim.kpis())
+                h.add(live_kpis(sim).model_dump())  # the same repr as the dict it was
         sim.jump_to(start_hour + 2.0)
         h.add([(c.bay, c.occupied, c.t_s) for c in sim.advance(1800.0)])
         h.add(sim.vehicles())

@@ -28,7 +28,6 @@ import numpy as np
 
 from parking.registry import Site
 from parking.simulator_messages import Sign, SignLine
-from simulator import metrics
 from simulator.demand import DAY_S, HOUR_S, Arrivals, DemandModel
 from simulator.grid import Network, build_network
 from simulator.scenario import Preset, Scenario, SteeringMode
@@ -1238,7 +1237,3 @@ class Simulation:
         title = getattr(self.preset.title, "de" if lang == "de" else "en")
         day = _WEEKDAYS_DE[now.weekday()] if lang == "de" else now.strftime("%A")
         return f"{day} · {title}"
-
-    def kpis(self) -> dict[str, Any]:
-        """Figures for the kiosk (parking.simulator_messages.LiveKpis): now, today, saved against the twin."""
-        return metrics.live_kpis(self)

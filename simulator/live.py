@@ -34,10 +34,11 @@ from parking.events import ns_to_rfc3339
 from parking.mqtt import make_client
 from parking.registry import Bay
 from parking.settings import CommonSettings
-from parking.simulator_messages import LiveKpis, PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
+from parking.simulator_messages import PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
 from simulator.control import BreakSensors, Command, RunState, apply_command
 from simulator.faults import BATTERY_V, HEARTBEAT_S, RSSI_DBM, SNR_DB, FaultKind, SensorFaults, pick_random
 from simulator.handson import HandsOn
+from simulator.metrics import TwinRun, live_kpis
 from simulator.positions import PositionPublisher, positions_message
 from simulator.typical import Settings as TypicalSettings
 from simulator.typical import TypicalDays
@@ -60,7 +61,7 @@ class Change(Protocol):
     def t_s(self) -> float: ...
 
 
-class Model(Protocol):
+class Model(TwinRun, Protocol):
     """What the runner needs of a simulation (``simulator.engine.Simulation`` provides it)."""
 
     @property
@@ -79,7 +80,6 @@ class Model(Protocol):
     def set_external(self, bay: str, occupied: bool, t_s: float | None = None) -> None: ...
     def now(self) -> datetime: ...
     def day_label(self, lang: str = "de") -> str: ...
-    def kpis(self) -> dict[str, Any]: ...
     def signs(self) -> list[Sign]: ...
     def vehicles(self) -> Mapping[Twin, Sequence[tuple[int, float, float, int, str]]]: ...
     def occupied(self) -> Mapping[Twin, str]: ...
@@ -344,7 +344,7 @@ class LiveRunner:
             typical_day = self.typical.poll()
             progress = self.typical.progress
         try:
-            kpis = LiveKpis.model_validate(self.model.kpis())
+            kpis = live_kpis(self.model)
         except ValidationError as exc:
             log.error("the model's figures do not fit LiveKpis: %s", exc.errors()[0])
             return []

@@ -21,16 +21,28 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from parking.simulator_messages import (
+    Factor,
+    GroupToday,
+    KpisNow,
+    KpisToday,
+    LiveKpis,
+    Saved,
+    TwinCount,
+    TwinShare,
+)
 from simulator.demand import DAY_S, HOUR_S
 from simulator.grid import Network, attractor_points
 from simulator.scenario import Scenario
 
 if TYPE_CHECKING:
-    from simulator.engine import Engine, Simulation
+    from simulator.engine import Engine
 
 FIVE_MIN_S = 300.0
 
@@ -238,8 +250,44 @@ def _first_weekday(engine: Engine) -> int:
 # ----------------------------------------------------------------------------- live figures
 
 
-def live_kpis(sim: Simulation) -> dict[str, Any]:
-    """``parking.simulator_messages.LiveKpis`` of a live simulation, as a JSON-ready dict.
+class TwinTown(Protocol):
+    """What the live figures read of one twin (``simulator.engine.Engine`` provides it)."""
+
+    @property
+    def t(self) -> float: ...
+    @property
+    def daily(self) -> Mapping[int, Any]: ...
+    @property
+    def net(self) -> Network: ...
+    @property
+    def searching(self) -> Sequence[int]: ...
+    @property
+    def on_road(self) -> int: ...
+    @property
+    def occupied(self) -> int: ...
+    @property
+    def core_occupied(self) -> int: ...
+    @property
+    def n_core(self) -> int: ...
+
+
+class TwinRun(Protocol):
+    """What the live figures read of a live simulation (``simulator.engine.Simulation`` provides it;
+    typed here so that the engine need not know the figures: no import circle)."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def with_sensors(self) -> TwinTown: ...
+    @property
+    def without_sensors(self) -> TwinTown: ...
+    @property
+    def t_s(self) -> float: ...
+    def now(self) -> datetime: ...
+
+
+def live_kpis(sim: TwinRun) -> LiveKpis:
+    """The figures of a live simulation as the status message carries them.
 
     "Without sensors" is the twin town (the same drivers, nobody steered); the guided and unguided
     groups are the steered and the other drivers of the town with sensors.
@@ -250,53 +298,51 @@ def live_kpis(sim: Simulation) -> dict[str, Any]:
     speed_m_per_min = scenario.search.speed_kmh / 3.6 * 60.0
     day = int(run.t // DAY_S)
 
-    def group(totals: Any, groups: tuple[int, ...]) -> dict[str, Any]:
+    def group(totals: Any, groups: tuple[int, ...]) -> GroupToday:
         n = sum(totals.searches[g] for g in groups) if totals else 0
         metres = sum(totals.search_m[g] for g in groups) if totals else 0.0
-        return {
-            "searches": n,
-            "mean_search_min": metres / n / speed_m_per_min if n else None,
-            "search_km": metres / 1000.0,
-            "co2_g": metres / 1000.0 * ef,
-            "share_no_search": sum(totals.no_search[g] for g in groups) / n if n else None,
-            "gave_up": sum(totals.gave_up[g] for g in groups) if totals else 0,
-            "to_garage": sum(totals.to_garage[g] for g in groups) if totals else 0,
-            "guidance_misses": sum(totals.misses[g] for g in groups) if totals else 0,
-        }
+        return GroupToday(
+            searches=n,
+            mean_search_min=metres / n / speed_m_per_min if n else None,
+            search_km=metres / 1000.0,
+            co2_g=metres / 1000.0 * ef,
+            share_no_search=sum(totals.no_search[g] for g in groups) / n if n else None,
+            gave_up=sum(totals.gave_up[g] for g in groups) if totals else 0,
+            to_garage=sum(totals.to_garage[g] for g in groups) if totals else 0,
+            guidance_misses=sum(totals.misses[g] for g in groups) if totals else 0,
+        )
 
     today, twin_today = run.daily.get(day), twin.daily.get(day)
     with_sensors, without = group(today, (0, 1)), group(twin_today, (0, 1))
     saved = None
-    if with_sensors["searches"] and without["searches"]:
+    if with_sensors.searches and without.searches:
         # per search, so that drivers still on the road in one twin and finished in the other do not count
-        n = min(with_sensors["searches"], without["searches"])
-        km = (
-            without["search_km"] / without["searches"] - with_sensors["search_km"] / with_sensors["searches"]
-        ) * n
-        saved = {"search_min": km * 1000.0 / speed_m_per_min, "km": km, "co2_kg": km * ef / 1000.0}
+        n = min(with_sensors.searches, without.searches)
+        km = (without.search_km / without.searches - with_sensors.search_km / with_sensors.searches) * n
+        saved = Saved(search_min=km * 1000.0 / speed_m_per_min, km=km, co2_kg=km * ef / 1000.0)
 
-    def count(engine: Engine) -> int:
-        return engine.searching[0] + engine.searching[1]
+    def count(town: TwinTown) -> int:
+        return town.searching[0] + town.searching[1]
 
     n_bays = max(run.net.n_bays, 1)
-    return {
-        "t_s": sim.t_s,
-        "sim_time": sim.now().isoformat(),
-        "now": {
-            "searching": {"without_sensors": count(twin), "with_sensors": count(run)},
-            "on_road": {"without_sensors": twin.on_road, "with_sensors": run.on_road},
-            "occupancy": {"without_sensors": twin.occupied / n_bays, "with_sensors": run.occupied / n_bays},
-            "search_area_occupancy": {
-                "without_sensors": twin.core_occupied / twin.n_core,
-                "with_sensors": run.core_occupied / run.n_core,
-            },
-        },
-        "today": {
-            "without_sensors": without,
-            "with_sensors": with_sensors,
-            "guided": group(today, (1,)),
-            "unguided": group(today, (0,)),
-            "saved": saved,
-        },
-        "factors": factors(scenario),
-    }
+    return LiveKpis(
+        t_s=sim.t_s,
+        sim_time=sim.now().isoformat(),
+        now=KpisNow(
+            searching=TwinCount(without_sensors=count(twin), with_sensors=count(run)),
+            on_road=TwinCount(without_sensors=twin.on_road, with_sensors=run.on_road),
+            occupancy=TwinShare(without_sensors=twin.occupied / n_bays, with_sensors=run.occupied / n_bays),
+            search_area_occupancy=TwinShare(
+                without_sensors=twin.core_occupied / twin.n_core,
+                with_sensors=run.core_occupied / run.n_core,
+            ),
+        ),
+        today=KpisToday(
+            without_sensors=without,
+            with_sensors=with_sensors,
+            guided=group(today, (1,)),
+            unguided=group(today, (0,)),
+            saved=saved,
+        ),
+        factors={name: Factor.model_validate(factor) for name, factor in factors(scenario).items()},
+    )

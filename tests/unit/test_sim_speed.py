@@ -7,6 +7,7 @@ import pytest
 from parking.settings import PACKAGED_SITES_DIR
 from simulator.engine import Engine, Simulation
 from simulator.grid import resolve_site
+from simulator.metrics import live_kpis
 from simulator.scenario import load_scenario
 
 SITES = PACKAGED_SITES_DIR
@@ -26,7 +27,7 @@ def _live_run() -> tuple[list[object], int]:
         for engine in sim.twins.values():
             ahead += sum(1 for d in engine.road.values() if d.legs and engine.t < d.t_seg)
             seen.append(engine.samples.arrays()["searching_unguided"].tolist())
-    seen.append(sim.kpis())
+    seen.append(live_kpis(sim))
     return seen, ahead
 
 
