@@ -130,9 +130,9 @@ class _Hold:
 class Guide:
     """Soft reservations across requests; one instance per API process.
 
-    A reservation ends when its hold expires, when the bay is seen occupied or closed (someone
-    parked there, with luck the driver we sent), or on ``release``. Expired reservations are
-    dropped on every call and there is at most one per bay, so memory is bounded by the bays.
+    A reservation ends when its hold expires or when the bay is seen occupied or closed (someone
+    parked there, with luck the driver we sent). Expired reservations are dropped on every call
+    and there is at most one per bay, so memory is bounded by the bays.
     """
 
     def __init__(self, policy: HoldPolicy | None = None) -> None:
@@ -194,39 +194,25 @@ class Guide:
         scarce = counts.free < policy.scarce_free_share * counts.total
         return policy.scarce_hold_s if scarce else policy.hold_s
 
-    def release(self, site_id: str, bay_id: str) -> bool:
-        """End a reservation early (the driver parked elsewhere or gave up); False if there was none."""
-        with self._lock:
-            return self._drop_locked(site_id, bay_id)
-
     def reservations(self, site_id: str, now_ns: int) -> dict[str, int]:
         """The site's bays held at ``now_ns``: bay id -> reserved until (ns)."""
         with self._lock:
             held = self._held.get(site_id, {})
             return {bay: hold.until_ns for bay, hold in held.items() if hold.until_ns > now_ns}
 
-    def purge(self, now_ns: int) -> int:
-        """Drop every expired reservation; returns how many were dropped."""
-        with self._lock:
-            return self._purge_locked(now_ns)
-
     def __len__(self) -> int:
         """Reservations held (expired ones included until the next call purges them)."""
         with self._lock:
             return sum(len(held) for held in self._held.values())
 
-    def _purge_locked(self, now_ns: int) -> int:
-        dropped = 0
+    def _purge_locked(self, now_ns: int) -> None:
         for site_id in list(self._held):
             for bay_id in [bay for bay, hold in self._held[site_id].items() if hold.until_ns <= now_ns]:
-                dropped += self._drop_locked(site_id, bay_id)
-        return dropped
+                self._drop_locked(site_id, bay_id)
 
-    def _drop_locked(self, site_id: str, bay_id: str) -> bool:
-        held = self._held.get(site_id)
-        hold = None if held is None else held.pop(bay_id, None)
-        if held is None or hold is None:
-            return False
+    def _drop_locked(self, site_id: str, bay_id: str) -> None:
+        held = self._held[site_id]
+        hold = held.pop(bay_id)
         left = self._by_client[hold.client] - 1
         if left:
             self._by_client[hold.client] = left
@@ -234,7 +220,6 @@ class Guide:
             del self._by_client[hold.client]
         if not held:
             del self._held[site_id]
-        return True
 
 
 class _Positions:

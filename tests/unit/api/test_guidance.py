@@ -240,27 +240,19 @@ def test_a_zero_hold_reserves_nothing(site: Site) -> None:
     assert len(guide) == 0
 
 
-def test_a_released_reservation_makes_the_bay_available_again(site: Site, guide: Guide) -> None:
-    now = _shown(site, _all(site))
-    _bay(guide, now)
-    assert guide.release(site.id, "P1") is True
-    assert guide.release(site.id, "P1") is False
-    assert _bay(guide, now, NOW + SECOND) == "P1"
-
-
 def test_reservations_belong_to_one_site(site: Site, guide: Guide) -> None:
     other = _site("other")
     _bay(guide, _shown(site, _all(site)))
     assert _bay(guide, _shown(other, _all(other))) == "P1"
 
 
-def test_expired_reservations_are_purged(site: Site, guide: Guide) -> None:
+def test_expired_reservations_are_dropped_by_the_next_request(site: Site) -> None:
     guide = Guide(HoldPolicy(hold_s=10, max_held_share=1.0))
     now = _shown(site, _all(site))
     _bay(guide, now)
     _bay(guide, now)
-    assert guide.purge(NOW + 10 * SECOND) == 2
-    assert len(guide) == 0
+    _bay(guide, now, NOW + 10 * SECOND)
+    assert len(guide) == 1
 
 
 def test_memory_stays_bounded_by_the_number_of_bays(site: Site, guide: Guide) -> None:
