@@ -94,6 +94,12 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.simulator_messages_refused = Counter(
+            "parklotse_api_simulator_messages_refused",
+            "Simulator messages (status, vehicles) the live feed ignored: they do not fit the contract",
+            ["kind"],
+            registry=self.registry,
+        )
 
 
 async def seed_from_store(store: InfluxStore, registry: Registry, live: LiveState) -> None:
@@ -198,7 +204,8 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 log.warning(
                     "could not read the current state from InfluxDB (%s); starting from the live feed", exc
                 )
-            simulators = SimulatorBook()
+            sim_refused = app.state.metrics.simulator_messages_refused
+            simulators = SimulatorBook(on_refused=lambda kind: sim_refused.labels(kind).inc())
             stale_after_ns = int(settings.stale_after_s * 1e9)
             current = CurrentView(live, stale_after_ns)
             refused = app.state.metrics.states_refused

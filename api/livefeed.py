@@ -110,14 +110,14 @@ class LiveFeed:
         if kind is None:
             return
         if kind[1] == "vehicles":
-            positions = parse_vehicles(message.topic, payload)
+            positions = parse_vehicles(message.topic, payload, self.simulators.refusals)
             if positions is not None:
                 self._loop.call_soon_threadsafe(self.apply_vehicles, positions, payload.decode())
         elif kind[1] == "status":
             if not payload:  # the retained status was cleared: that simulator is gone
                 self._loop.call_soon_threadsafe(self.simulators.forget, kind[0])
                 return
-            status = parse_status(message.topic, payload)
+            status = parse_status(message.topic, payload, self.simulators.refusals)
             if status is not None:
                 self._loop.call_soon_threadsafe(self.apply_simulator, status, payload.decode())
 

@@ -1,19 +1,22 @@
 """The running simulators as the API sees them: their last retained status, and KPIs in API form.
 
 Statuses and positions arrive on MQTT from the simulators and are validated against
-``parking.simulator_messages`` here, at the edge; a message that does not fit is dropped with a log
-line naming the first problem, and the last good status is kept.
+``parking.simulator_messages`` here, at the edge; a message that does not fit is dropped, counted
+(``parklotse_api_simulator_messages_refused_total{kind}``) and logged at most once a minute per kind
+with its first problem, and the last good status is kept.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from pydantic import ValidationError
 
 from parking import topics
+from parking.logs import RateLimitedLog
 from parking.simulator_messages import (
     KpiView,
     SavedToday,
@@ -53,32 +56,61 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
-def parse_status(topic: str, payload: bytes) -> SimulatorStatus | None:
-    """A simulator's status from its topic, or None (logged) when it is not one."""
+class Refusals:
+    """Simulator messages the API ignored: counted by kind (``status``, ``vehicles``), each heard by
+    ``on_refused`` (the Prometheus counter), logged at most once a minute per kind."""
+
+    def __init__(self, on_refused: Callable[[str], None] | None = None, log_interval_s: float = 60.0) -> None:
+        self.counts: Counter[str] = Counter()
+        self._on_refused = on_refused
+        self._log = RateLimitedLog(log_interval_s, logger=log)
+
+    def refuse(self, kind: str, topic: str, why: str) -> None:
+        self.counts[kind] += 1
+        if self._on_refused is not None:
+            self._on_refused(kind)
+        self._log.warning(kind, "ignored a simulator %s message on %s: %s", kind, topic[:200], why)
+
+
+def parse_status(topic: str, payload: bytes, refusals: Refusals | None = None) -> SimulatorStatus | None:
+    """A simulator's status from its topic, or None: not a status topic, an empty payload (a cleared
+    retained status), or a message that does not fit (told to ``refusals``)."""
     site = topics.split_simulator_status(topic)
-    if site is None or not payload:  # an empty retained payload clears the topic
+    if site is None or not payload:
         return None
     try:
         status = SimulatorStatus.model_validate_json(payload)
     except ValidationError as exc:
-        log.warning("ignored a simulator status on %s: %s", topic, _first_error(exc))
+        _refuse(refusals, "status", topic, _first_error(exc))
         return None
     if status.site != site:
-        log.warning("ignored a simulator status on %s: it is for site %r", topic, status.site)
+        _refuse(refusals, "status", topic, f"it is for site {status.site!r}")
         return None
     return status
 
 
-def parse_vehicles(topic: str, payload: bytes) -> VehiclePositions | None:
+def parse_vehicles(topic: str, payload: bytes, refusals: Refusals | None = None) -> VehiclePositions | None:
+    """Car positions from their topic, or None: not a positions topic, or a message that does not fit
+    (told to ``refusals``)."""
     found = topics.split_simulator(topic)
     if found is None or found[1] != "vehicles":
         return None
     try:
         positions = VehiclePositions.model_validate_json(payload)
     except ValidationError as exc:
-        log.warning("ignored vehicle positions on %s: %s", topic, _first_error(exc))
+        _refuse(refusals, "vehicles", topic, _first_error(exc))
         return None
-    return positions if positions.site == found[0] else None
+    if positions.site != found[0]:
+        _refuse(refusals, "vehicles", topic, f"they are for site {positions.site!r}")
+        return None
+    return positions
+
+
+def _refuse(refusals: Refusals | None, kind: str, topic: str, why: str) -> None:
+    if refusals is None:
+        log.warning("ignored a simulator %s message on %s: %s", kind, topic[:200], why)
+    else:
+        refusals.refuse(kind, topic, why)
 
 
 def kpi_view(status: SimulatorStatus) -> KpiView:
@@ -137,7 +169,13 @@ class SimulatorBook:
     no longer listed or answered for, so a screen does not show a frozen town as live.
     """
 
-    def __init__(self, stale_after_s: float = 30.0, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        stale_after_s: float = 30.0,
+        clock: Callable[[], int] = time.time_ns,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> None:
+        self.refusals = Refusals(on_refused)
         self._status: dict[str, SimulatorStatus] = {}
         self._updated_ns: dict[str, int] = {}
         self._stale_ns = int(stale_after_s * 1e9)
@@ -147,7 +185,9 @@ class SimulatorBook:
         try:
             updated = parse_rfc3339(status.updated_at)
         except TimestampError:
-            log.warning("ignored a simulator status of %s: updated_at %r", status.site, status.updated_at)
+            self.refusals.refuse(
+                "status", topics.simulator_status(status.site), f"updated_at {status.updated_at!r}"
+            )
             return
         self._status[status.site] = status
         self._updated_ns[status.site] = updated
