@@ -95,37 +95,34 @@ class LocalMosquitto(_Managed):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         conf = self.state_dir / "mosquitto.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    f"listener {self.port} 127.0.0.1",
-                    # Started as root, mosquitto would drop to the 'mosquitto' user, which cannot
-                    # write a state folder inside root's temporary folders: no log, no persistence.
-                    *(["user root"] if os.geteuid() == 0 else []),
-                    "allow_anonymous true",
-                    "persistence true",
-                    f"persistence_location {self.state_dir}/",
-                    "autosave_interval 60",
-                    # The ingester's persistent session may hold a large backlog while InfluxDB is down.
-                    "max_queued_messages 1000000",
-                    "max_queued_bytes 0",
-                    "max_inflight_messages 0",
-                    "log_type error",
-                    "log_type warning",
-                    f"log_dest file {self.state_dir}/mosquitto.log",
-                    "",
-                ]
-            )
-        )
-        log = self.state_dir / "mosquitto.stdout"
-        self._spawn([binary, "-c", str(conf)], log)
+        conf.write_text(self._config())
+        self._spawn([binary, "-c", str(conf)], self.state_dir / "mosquitto.stdout")
         assert self.process is not None
-        _wait(
-            lambda: _tcp_ready(self.port),
-            timeout_s,
-            "mosquitto",
-            self.process,
-            self.state_dir / "mosquitto.log",
+        _wait(lambda: _tcp_ready(self.port), timeout_s, "mosquitto", self.process, self._log())
+
+    def _log(self) -> Path:
+        return self.state_dir / "mosquitto.log"
+
+    def _config(self) -> str:
+        return "\n".join(
+            [
+                f"listener {self.port} 127.0.0.1",
+                # Started as root, mosquitto would drop to the 'mosquitto' user, which cannot
+                # write a state folder inside root's temporary folders: no log, no persistence.
+                *(["user root"] if os.geteuid() == 0 else []),
+                "allow_anonymous true",
+                "persistence true",
+                f"persistence_location {self.state_dir}/",
+                "autosave_interval 60",
+                # The ingester's persistent session may hold a large backlog while InfluxDB is down.
+                "max_queued_messages 1000000",
+                "max_queued_bytes 0",
+                "max_inflight_messages 0",
+                "log_type error",
+                "log_type warning",
+                f"log_dest file {self.state_dir}/mosquitto.log",
+                "",
+            ]
         )
 
     @property
@@ -143,8 +140,19 @@ class LocalInfluxDB(_Managed):
         self.port = self.port or free_port()
         self.rpc_port = self.rpc_port or free_port()
         conf = self.state_dir / "influxdb.conf"
-        conf.write_text(
-            f"""reporting-disabled = true
+        conf.write_text(self._config())
+        log = self.state_dir / "influxd.log"
+        self._spawn([binary, "-config", str(conf)], log)
+        assert self.process is not None
+        # /ping answers without credentials even with authentication on.
+        _wait(lambda: _http_ready(f"{self.url}/ping"), timeout_s, "influxd", self.process, log)
+        self._ready()
+
+    def _ready(self) -> None:
+        """What a started server needs before it is used."""
+
+    def _config(self) -> str:
+        return f"""reporting-disabled = true
 bind-address = "127.0.0.1:{self.rpc_port}"
 
 [meta]
@@ -167,11 +175,6 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 [continuous_queries]
   log-enabled = false
 """
-        )
-        log = self.state_dir / "influxd.log"
-        self._spawn([binary, "-config", str(conf)], log)
-        assert self.process is not None
-        _wait(lambda: _http_ready(f"{self.url}/ping"), timeout_s, "influxd", self.process, log)
 
     @property
     def url(self) -> str:
@@ -192,7 +195,7 @@ def _http_ready(url: str) -> bool:
 
 
 @dataclass
-class SecureMosquitto(_Managed):
+class SecureMosquitto(LocalMosquitto):
     """mosquitto started with the pilot's configuration (parklotse/pilot/mosquitto.conf): TLS, passwords, ACL.
 
     ``secrets_dir`` holds what parklotse/secure.py writes: ca.crt, server.crt, server.key, passwd.
@@ -200,20 +203,13 @@ class SecureMosquitto(_Managed):
 
     secrets_dir: Path = Path()
 
-    def start(self, timeout_s: float = 15.0) -> None:
+    def _config(self) -> str:
         from parklotse.secure import render_mosquitto_conf
 
-        binary = find_binary("mosquitto", "install it with: sudo apt-get install mosquitto")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        conf = self.state_dir / "mosquitto.conf"
-        conf.write_text(
-            render_mosquitto_conf(self.port, self.secrets_dir, self.state_dir, as_root=os.geteuid() == 0)
-        )
-        log = self.state_dir / "mosquitto.log"
-        self._spawn([binary, "-c", str(conf)], log)
-        assert self.process is not None
-        _wait(lambda: _tcp_ready(self.port), timeout_s, "mosquitto", self.process, log)
+        return render_mosquitto_conf(self.port, self.secrets_dir, self.state_dir, as_root=os.geteuid() == 0)
+
+    def _log(self) -> Path:
+        return self.state_dir / "mosquitto.stdout"  # the pilot's broker logs to stdout
 
     @property
     def url(self) -> str:
@@ -221,30 +217,18 @@ class SecureMosquitto(_Managed):
 
 
 @dataclass
-class SecureInfluxDB(_Managed):
+class SecureInfluxDB(LocalInfluxDB):
     """influxd started with the pilot's configuration (authentication on); the admin made on first start."""
 
     username: str = ""
     password: str = field(default="", repr=False)
-    rpc_port: int = 0
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def _config(self) -> str:
         from parklotse.secure import render_influxdb_conf
 
-        binary = find_binary("influxd", "install it with: sudo apt-get install influxdb")
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        self.rpc_port = self.rpc_port or free_port()
-        conf = self.state_dir / "influxdb.conf"
-        conf.write_text(render_influxdb_conf(self.port, self.rpc_port, self.state_dir))
-        log = self.state_dir / "influxd.log"
-        self._spawn([binary, "-config", str(conf)], log)
-        assert self.process is not None
-        # /ping answers without credentials even with authentication on.
-        _wait(lambda: _http_ready(f"{self.url}/ping"), timeout_s, "influxd", self.process, log)
-        self._ensure_admin()
+        return render_influxdb_conf(self.port, self.rpc_port, self.state_dir)
 
-    def _ensure_admin(self) -> None:
+    def _ready(self) -> None:
         query = f"{self.url}/query"
         # Allowed without credentials only while the database has no user at all (its first start).
         escaped = self.password.replace("\\", "\\\\").replace("'", "\\'")
@@ -258,7 +242,3 @@ class SecureInfluxDB(_Managed):
                 f"InfluxDB in {self.state_dir} refuses user {self.username!r} ({answer.status_code}): it was "
                 "created with other credentials; use those, or remove the folder to start afresh"
             )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"

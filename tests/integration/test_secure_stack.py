@@ -25,6 +25,7 @@ from parking import topics
 from parking.registry import load_registry
 from parklotse import secure
 from parklotse.servers import SecureInfluxDB, SecureMosquitto, free_port
+from tests.conftest import _healthy
 from tests.helpers import Service, wait_for
 
 DEVICE = "lab-pls-01"
@@ -78,13 +79,6 @@ def _lab_sites(folder: Path) -> Path:
     site = {"type": "FeatureCollection", "site": {"id": "lab", "name": "Lab"}, "features": features}
     (folder / "lab.geojson").write_text(json.dumps(site))
     return folder
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +158,8 @@ class Client:
         self.mqtt.on_disconnect = self._on_disconnect
         self.mqtt.on_message = self._on_message
         self.mqtt.on_publish = self._on_publish
-        self.mqtt.on_subscribe = lambda *a: self._notify()
+        self.subscribed: set[int] = set()
+        self.mqtt.on_subscribe = self._on_subscribe
         host, port = self.url.removeprefix("mqtts://").split(":")
         self.mqtt.reconnect_delay_set(60, 60)
         self.mqtt.connect(host, int(port))
@@ -187,6 +182,11 @@ class Client:
         self.closed = True
         self._notify()
 
+    def _on_subscribe(self, _c: object, _u: object, mid: int, _r: object, _p: object) -> None:
+        with self._changed:
+            self.subscribed.add(mid)
+            self._changed.notify_all()
+
     def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._changed:
             self.received.append((message.topic, bytes(message.payload)))
@@ -208,7 +208,9 @@ class Client:
         return self.acks[mid]
 
     def subscribe(self, topic_filter: str) -> None:
-        self.mqtt.subscribe(topic_filter, qos=1)
+        """Returns once the broker answered (the ACL is checked per message, not here)."""
+        mid = self.mqtt.subscribe(topic_filter, qos=1)[1]
+        self._wait(lambda: mid in self.subscribed, f"SUBACK for {topic_filter}")
 
     def wait_for_message(self, topic: str, payload: bytes) -> None:
         self._wait(lambda: (topic, payload) in self.received, f"message on {topic}")
@@ -288,6 +290,30 @@ def test_nobody_but_the_ingester_writes_states_or_events(
     watcher.wait_for_message(topics.state("lab", "probe"), marker)
     assert all(topic != topics.state("lab", "S-02") for topic, _ in watcher.received)
     ingester.publish(topics.state("lab", "probe"), b"")  # nothing retained for the next test
+
+
+@pytest.mark.parametrize(
+    ("reader", "writer", "topic"),
+    [
+        ("API", "INGEST", topics.state("lab", "probe")),
+        ("API", "INGEST", topics.event("lab", "probe")),
+        ("API", "INGEST", topics.deadletter("probe")),
+        ("API", "SIMULATOR", topics.simulator_status("lab")),
+        ("API", "SIMULATOR", topics.simulator_vehicles("lab")),
+        ("SIMULATOR", "API", topics.simulator_wanted("lab")),
+        ("SIMULATOR", "INGEST", topics.state("lab", "probe")),
+        ("INGEST", "TTS", topics.tts_uplink("parking-lab", "probe")),
+    ],
+)
+def test_each_service_hears_what_it_subscribes_to(
+    stack: SecureStack, clients: list[Client], reader: str, writer: str, topic: str
+) -> None:
+    listener = _as(stack, clients, stack.user(reader))
+    listener.subscribe(topic)
+    sender = _as(stack, clients, stack.user(writer))
+    payload = f"probe-{uuid.uuid4().hex}".encode()
+    assert not sender.publish(topic, payload).is_failure
+    listener.wait_for_message(topic, payload)
 
 
 @pytest.mark.parametrize("prefix", ["INGEST", "SIMULATOR", "TTS", "CHIRPSTACK", "sensor"])
