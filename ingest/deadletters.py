@@ -13,6 +13,7 @@ from typing import Any
 from ingest.rejections import Rejection
 from parking.events import ns_to_rfc3339
 from parking.logs import RateLimitedLog as RateLimitedLog  # moved there; ingest.service imports it here
+from parking.messages import DeadLetterMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,20 @@ class DeadLetter:
     payload: bytes
     received_ns: int
 
+    def message(self) -> DeadLetterMessage:
+        # Made from what the ingester holds, valid by construction: nothing to validate again.
+        return DeadLetterMessage.model_construct(
+            reason=self.reason,
+            detail=self.detail,
+            topic=self.topic,
+            payload_b64=base64.b64encode(self.payload[:KEEP_PAYLOAD_BYTES]).decode("ascii"),
+            payload_bytes=len(self.payload),
+            received_at=ns_to_rfc3339(self.received_ns),
+            payload_truncated=len(self.payload) > KEEP_PAYLOAD_BYTES,
+        )
+
     def as_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "reason": self.reason,
-            "detail": self.detail,
-            "topic": self.topic,
-            "payload_b64": base64.b64encode(self.payload[:KEEP_PAYLOAD_BYTES]).decode("ascii"),
-            "payload_bytes": len(self.payload),
-            "received_at": ns_to_rfc3339(self.received_ns),
-        }
-        if len(self.payload) > KEEP_PAYLOAD_BYTES:
-            record["payload_truncated"] = True
-        return record
+        return self.message().record()
 
     def to_json(self) -> bytes:
         return json.dumps(self.as_record(), ensure_ascii=False, separators=(",", ":")).encode()

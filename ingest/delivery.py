@@ -31,8 +31,9 @@ from ingest.deadletters import DeadLetter, dead_letter
 from ingest.decode import DecodeLimits, decode
 from ingest.rejections import Reason, Rejection
 from parking import topics
-from parking.events import BayReading, DroppedField, ns_to_rfc3339
+from parking.events import BayReading, DroppedField
 from parking.lineprotocol import reading_lines
+from parking.messages import event_message
 from parking.registry import Registry
 from parking.state import BayState, LiveState, supersedes
 
@@ -353,7 +354,7 @@ class Delivery:
                 continue
             latest[(reading.site, reading.bay)] = after
             if before is None or before.status != after.status:
-                event = {**after.as_message(), "ts": ns_to_rfc3339(reading.time_ns), "source": reading.source}
+                event = event_message(after, reading.time_ns, reading.source)
                 out.append(Publish(topics.event(reading.site, reading.bay), json.dumps(event), retain=False))
         for (site, bay), state in latest.items():
             out.append(Publish(topics.state(site, bay), json.dumps(state.as_message()), retain=True))

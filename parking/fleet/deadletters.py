@@ -12,10 +12,10 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from parking.messages import DeadLetterMessage
 from parking.registry import Registry
-from parking.timestamps import TimestampError, parse_rfc3339
 
 DAY_NS = 86_400 * 1_000_000_000
 # The ingester's topic shapes (ARCHITECTURE.md, "Contracts"); only the device part matters here.
@@ -24,17 +24,6 @@ _TTS = re.compile(r"v3/[^/]+/devices/(?P<device>[^/]+)/[^/]+")
 _CHIRPSTACK = re.compile(r"application/[^/]+/device/(?P<dev_eui>[0-9A-Fa-f]{16})/event/[^/]+")
 # Per bay; a device refusing more than this in a day is reported anyway, only the count saturates.
 MAX_KEPT_PER_BAY = 10_000
-
-
-class DeadLetterMessage(BaseModel):
-    """The fields of a published dead letter this module reads (others are ignored)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    reason: str
-    topic: str
-    received_at: str
-    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +52,9 @@ def parse_dead_letter(payload: bytes, registry: Registry) -> Refusal | None:
     """The bay a published dead letter is about, or None (not a dead letter, or no bay's)."""
     try:
         letter = DeadLetterMessage.model_validate_json(payload)
-        received_ns = parse_rfc3339(letter.received_at)
-    except (ValidationError, TimestampError, ValueError):
+    except ValidationError:
         return None
+    received_ns = letter.received_ns
     key = bay_of_topic(letter.topic, registry)
     if key is None:
         return None

@@ -19,6 +19,7 @@ def letter(topic: str, reason: str = "bad_frame") -> bytes:
             "detail": "why",
             "topic": topic,
             "payload_b64": "",
+            "payload_bytes": 0,
             "received_at": "2026-11-21T10:00:00Z",
         }
     ).encode()
