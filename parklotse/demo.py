@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from parking.ports import port_is_free
+from parking.processes import stop_processes
 from parking.settings import default_state_root
 from parklotse.servers import (
     LocalInfluxDB,
@@ -98,15 +99,7 @@ class Stack:
         return None
 
     def stop(self) -> None:
-        for _name, process in reversed(self.children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _name, process in reversed(self.children):
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes([process for _name, process in reversed(self.children)], 15.0)
         for server in reversed(self.servers):
             server.stop()
         self.children.clear()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from parking.processes import stop_process
 
 
 class ServerError(RuntimeError):
@@ -71,14 +72,8 @@ class _Managed:
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited in time."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout_s)
+        if process is not None:
+            stop_process(process, timeout_s, kill_wait_s=timeout_s)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
