@@ -24,6 +24,8 @@ install_system_packages() {
   missing=()
   [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
   command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
+  # parklotse demo --secure and pilot-secrets make their CA and certificates with it
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   if [ "${1:-}" = "browser" ]; then
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
