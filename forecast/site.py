@@ -33,7 +33,7 @@ from forecast.model import (
     training_rows,
 )
 from forecast.report import HorizonScore
-from forecast.timeseries import DAY, Ints, WeekProfile
+from forecast.timeseries import DAY, Ints, WeekProfile, local_day
 
 STEP_S = 15 * 60
 MAX_HORIZON_S = DAY
@@ -150,7 +150,7 @@ def forecast_scope(model: SiteModel, series: Series, steps: Ints = STEPS) -> Sco
     """From the series' latest reading, ``steps`` seconds ahead (default: every 15 minutes for a day)."""
     if len(series) == 0:
         raise NotEnoughHistory("not enough history: no readings")
-    profile = WeekProfile.build(series.local, series.share)
+    profile = WeekProfile.known_on(series.local, series.share, int(local_day(series.local[-1:])[0]))
     origins = np.full(len(steps), len(series) - 1, dtype=np.intp)
     frame = build_frame(series, profile, model.calendar, origins, steps)
     band = model.model.predict(frame)

@@ -90,6 +90,21 @@ class WeekProfile:
         _forward_fill(table)
         return cls(first_day=first, table=table)
 
+    @classmethod
+    def known_on(cls, local: Ints, values: Floats, day: int) -> WeekProfile:
+        """Only the row of local day ``day`` (the medians of all readings before it): what a forecast
+        made that day looks up, without the rows of every earlier day that ``build`` computes."""
+        before = local_day(local) < day
+        cells = weekday(local[before]) * SLOTS_PER_DAY + slot_of_day(local[before])
+        order = np.argsort(cells, kind="stable")
+        cells_sorted, values_sorted = cells[order], values[before][order]
+        row = np.full((1, 7 * SLOTS_PER_DAY), np.nan)
+        bounds = np.flatnonzero(np.diff(cells_sorted)) + 1
+        for group in np.split(np.arange(len(order)), bounds):
+            if len(group):
+                row[0, cells_sorted[group[0]]] = np.median(values_sorted[group])
+        return cls(first_day=day, table=row)
+
     def lookup(self, as_of_local: Ints, at_local: Ints) -> Floats:
         """The median for the slot of ``at_local`` as known at the start of the day of ``as_of_local``."""
         row = np.clip(local_day(as_of_local) - self.first_day, 0, len(self.table) - 1)

@@ -13,7 +13,7 @@ from forecast.calendar import HolidayCalendar
 from forecast.data import Series
 from forecast.model import ModelConfig, NotEnoughHistory
 from forecast.site import STEP_S, STEPS, SiteModel, fit_site, forecast_scope, series_from_shares
-from forecast.timeseries import DAY
+from forecast.timeseries import DAY, WeekProfile
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CALENDAR = HolidayCalendar("DE-SH")
@@ -90,3 +90,13 @@ def test_a_forecast_runs_every_15_minutes_for_a_day_from_the_latest_reading() ->
     band = forecast.band
     assert (band.low <= band.median).all() and (band.median <= band.high).all()
     assert ((band.low >= 0) & (band.high <= 1)).all()
+
+
+def test_the_profile_known_on_a_day_is_the_row_build_computes_for_it() -> None:
+    series = _series(16)
+    day = int(series.local[-1] // DAY)
+    full = WeekProfile.build(series.local, series.share)
+    one = WeekProfile.known_on(series.local, series.share, day)
+    at = series.local[-1] + STEPS
+    as_of = np.full(len(at), series.local[-1])
+    assert np.array_equal(full.lookup(as_of, at), one.lookup(as_of, at), equal_nan=True)
