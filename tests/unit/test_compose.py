@@ -102,3 +102,8 @@ def test_one_image_is_built_once_and_shared_by_the_services(compose: dict[str, A
     assert [name for name, service in apps.items() if "build" in service] == ["ingest"]
     assert {service["image"] for service in apps.values()} == {"parklotse:latest"}
     assert all(service["pull_policy"] == "never" for name, service in apps.items() if name != "ingest")
+
+
+def test_the_open_broker_and_database_are_published_on_loopback_only(compose: dict[str, Any]) -> None:
+    for name in ("mosquitto", "influxdb"):
+        assert all(port.startswith("127.0.0.1:") for port in compose["services"][name]["ports"]), name
