@@ -26,6 +26,7 @@ from api.broadcast import Broadcaster
 from api.current import CurrentView
 from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
 from api.guidance import Guide, HoldPolicy
+from api.head import HeadAsGet
 from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
 from api.rollups import RollupKeeper
@@ -251,6 +252,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         version="1",
         summary="Live parking occupancy from LoRaWAN sensors, history, guidance and open-data exports.",
         lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
     )
     app.state.metrics = ApiMetrics()
     app.state.plotly = dashboard.choose_plotly()
@@ -263,6 +265,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
         )
 
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(HeadAsGet)
 
     generate_openapi = app.openapi
 
@@ -292,7 +295,9 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 method
                 for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
                 if any(
-                    route.matches({**request.scope, "method": method})[0] is Match.FULL
+                    # HEAD is served wherever GET is (api.head)
+                    route.matches({**request.scope, "method": "GET" if method == "HEAD" else method})[0]
+                    is Match.FULL
                     for route in app.router.routes
                 )
             ]

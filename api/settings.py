@@ -32,6 +32,15 @@ class ApiSettings(CommonSettings):
     api_client_id: str = Field(default="", max_length=64)
     sse_ping_s: float = Field(default=15.0, gt=0)
     sse_replay: int = Field(default=10_000, ge=0, le=1_000_000)
+    # What one client may send (api/http_limits.py): a request's headers must arrive within
+    # header_timeout_s and its body within body_timeout_s after them, else 408 and the connection
+    # closes; larger headers get 431, larger bodies 413. Beyond max_connections new requests get 503.
+    api_header_timeout_s: float = Field(default=10.0, gt=0)
+    api_body_timeout_s: float = Field(default=30.0, gt=0)
+    api_keep_alive_s: int = Field(default=5, ge=1)
+    api_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    api_max_connections: int = Field(default=1000, ge=1)
     # Sensor fleet health (docs/fleet.md: every default and its source).
     fleet_enabled: bool = True
     fleet_refresh_s: float = Field(default=60.0, gt=0)
