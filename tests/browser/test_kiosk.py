@@ -303,3 +303,32 @@ def test_long_running_page_keeps_its_buffers_and_dom_bounded(api_server: str, ta
     assert state["updates"] >= 300
     assert abs(state["nodes"] - nodes_before) <= 5, (nodes_before, state["nodes"])
     assert tab.console_errors() == []
+
+
+def test_a_bay_whose_sensor_falls_silent_turns_unknown_by_the_apis_cutoff(
+    servers: Servers, ingester: Service, stack_env: dict[str, str], tmp_path: Path, tab: Tab
+) -> None:
+    # PARKLOTSE_STALE_AFTER_S reaches the screen: with a 30 s cutoff, a reading taken 18 s ago shows
+    # the bay free, and about 12 s later the page turns it unknown by itself, with no message between.
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**stack_env, "PARKLOTSE_STALE_AFTER_S": "30"}
+    api = Service("api-stale", ["api", "--port", str(port)], env, tmp_path / "api.log").start()
+    try:
+        wait_for(lambda: _healthy(f"{base}/readyz") or not api.alive(), 60, "API ready")
+        assert api.alive(), api.output()
+        open_kiosk(tab, base)
+        heard = time.time_ns() - 18 * 1_000_000_000
+        publish_all(servers.mqtt_url, [("parking/showroom/A06/status", reading(False, heard))])
+        wait_until_shown(tab, "A06", FREE)
+        tab.page.wait_for_function(
+            f"(bay) => {{ const r = ({RENDERED_BAY})(bay); return r !== null && r.fill !== '{FREE}'; }}",
+            arg="A06",
+            timeout=20_000,
+        )
+        assert text_of(tab, "#n-free") == "0"
+        bay = httpx.get(f"{base}/api/v1/sites/showroom/bays/A06", timeout=5).json()
+        assert bay["status"] == "unknown"  # as the API says
+    finally:
+        api.stop()
+    assert tab.errors == []
