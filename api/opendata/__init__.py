@@ -1,7 +1,8 @@
 """Open-data exports of the current bay states (FIWARE NGSI-LD, ParkAPI v3, DATEX II light) and history CSV.
 
-Pure builders: they take a site, its bay states and the time, and return JSON-ready dicts or text.
-A bay that is unknown or stale is exported as unknown in every format, never as free.
+Pure builders: they take a site and its bay states as the API shows them (``api.current``: a
+sensor silent too long is unknown already) and return JSON-ready dicts or text. A bay that is
+unknown is exported as unknown in every format, never as free.
 """
 
 from api.opendata.datex2 import datex2_publication, datex2_site_publication

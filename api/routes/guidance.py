@@ -6,10 +6,10 @@ import ipaddress
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ServicesDep, SiteDep, read_access
+from api.deps import ServicesDep, SiteDep, read_access, unknown_site
 from api.guidance import sign_text, site_destination
 from api.models import GuidanceAnswer, SignCounts
 from api.routes.sites import NOT_FOUND
@@ -51,13 +51,13 @@ async def guidance(
 
     Without lat/lon the site's main destination (e.g. the market square) is used. Two requests are
     never sent to the same bay while its reservation holds. Holds are bounded so that nobody can
-    hide every free bay: at most half of a zone's free bays are held at once, one client holds at
-    most two, and holds are shorter where bays are scarce (PARKLOTSE_GUIDANCE_*). Past a bound
-    the bay is still given, with `reserved_until` null.
+    hide every free bay: by default at most half of a zone's free bays are held at once, one
+    client holds at most two, and holds are shorter where bays are scarce (PARKLOTSE_GUIDANCE_*,
+    docs/api.md). Past a bound the bay is still given, with `reserved_until` null.
     """
     found = services.registry.site(site)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+        raise unknown_site(site)
     if (lat is None) != (lon is None):
         raise HTTPException(422, "give both lat and lon, or neither")
     dest_lon, dest_lat = (lon, lat) if lon is not None and lat is not None else site_destination(found)
