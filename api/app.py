@@ -25,15 +25,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.broadcast import Broadcaster
 from api.current import CurrentView
 from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
+from api.errors import history_error, rollup_not_ready, store_error
 from api.guidance import Guide, HoldPolicy
 from api.head import HeadAsGet
 from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
-from api.rollups import RollupKeeper
 from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
 from api.routes.sensors import router as sensors_router
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
+from parking.history.planner import RollupNotReady
+from parking.history.rollups import RollupKeeper, RollupPolicy
+from parking.history.windows import HistoryError
 from parking.queries import latest_states
 from parking.registry import Registry, load_registry
 from parking.state import LiveState
@@ -228,10 +231,25 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                     client_holds=settings.guidance_client_holds,
                 )
             )
-            app.state.services = Services(
-                settings, registry, store, live, broadcaster, feed, simulators, guide, current
+            policy = RollupPolicy(
+                enabled=settings.rollup_enabled,
+                interval_s=settings.rollup_interval_s,
+                recheck_s=settings.rollup_recheck_s,
+                chunk_days=settings.rollup_chunk_days,
             )
-            app.state.rollups = rollups = RollupKeeper(store, registry)
+            rollups = RollupKeeper(store, registry, policy)
+            app.state.services = Services(
+                settings,
+                registry,
+                store,
+                live,
+                broadcaster,
+                feed,
+                simulators,
+                guide,
+                current,
+                rollups=rollups,
+            )
             await rollups.start()
             # What start-up made (registry, states, caches) lives as long as the process: the
             # collector need not walk it again, which keeps its full passes short under load.
@@ -306,7 +324,9 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             )
         return await http_exception_handler(request, exc)
 
-    app.add_exception_handler(StoreError, history.store_error_handler)
+    app.add_exception_handler(StoreError, store_error)
+    app.add_exception_handler(HistoryError, history_error)
+    app.add_exception_handler(RollupNotReady, rollup_not_ready)
 
     for router in (
         sites.router,

@@ -16,6 +16,7 @@ from api.livefeed import LiveFeed
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking.events import NAME_PATTERN
+from parking.history.rollups import RollupKeeper
 from parking.registry import Registry, Site
 from parking.state import BayState, LiveState
 from parking.store import InfluxStore
@@ -34,6 +35,7 @@ class Services:
     simulators: SimulatorBook
     guide: Guide
     current: CurrentView
+    rollups: RollupKeeper
 
 
 # The dependencies are coroutines although they do no I/O: FastAPI runs plain functions in its
@@ -90,11 +92,21 @@ SiteId = Annotated[
 async def get_site(site: SiteId, services: ServicesDep) -> Site:
     found = services.registry.site(site)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+        raise unknown_site(site)
     return found
 
 
 SiteDep = Annotated[Site, Depends(get_site)]
+
+
+def unknown_site(site: str) -> HTTPException:
+    """The 404 for a site the registry does not have."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+
+
+def unknown_bay(site: Site, bay: str) -> HTTPException:
+    """The 404 for a bay the site does not have."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"bay {bay!r} is not known in site {site.id!r}")
 
 
 def unknown_zone(site: Site, zone: str) -> HTTPException:

@@ -68,6 +68,13 @@ class ApiSettings(CommonSettings):
     alert_webhook_retry_initial_s: float = Field(default=1.0, gt=0)
     alert_webhook_retry_max_s: float = Field(default=300.0, gt=0)
     alert_webhook_attempts: int = Field(default=10, ge=1)
+    # History rollups (docs/history.md, "The keeper"). False on extra API replicas: they then only
+    # read how far the rollup another replica keeps goes.
+    rollup_enabled: bool = True
+    rollup_interval_s: float = Field(default=300.0, gt=0, le=86_400)
+    # Hours of the last day are compared with the raw readings at every pass; all history this often.
+    rollup_recheck_s: float = Field(default=86_400.0, gt=0)
+    rollup_chunk_days: int = Field(default=7, ge=1, le=31)
 
     @field_validator("alert_webhook_url")
     @classmethod

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parking.history import (
+from parking.history.sums import Bucket
+from parking.history.windows import (
     DAY_NS,
     HOUR_NS,
     MAX_RANGE_NS,
     RAW_MAX_RANGE_NS,
-    Bucket,
     HistoryError,
     format_duration,
     parse_every,

@@ -1,19 +1,16 @@
-"""InfluxQL over the bay schema (``bay_status``: tags site, bay; integer field occupied)."""
+"""Reads over the bay schema that are not history: each bay's last reading, the count of readings."""
 
 from __future__ import annotations
 
 from parking.events import BayStatus
-from parking.lineprotocol import BAY_STATUS, influxql_string
+from parking.history.influxql import count_query, latest_states_query
 from parking.state import BayState
 from parking.store import InfluxStore
 
 
 async def latest_states(store: InfluxStore, site: str) -> list[BayState]:
     """Each bay's last stored occupancy; ``since`` is the time of that point (a lower bound)."""
-    series = await store.query(
-        f"SELECT last(occupied) FROM {BAY_STATUS} WHERE site = {influxql_string(site)} GROUP BY bay",
-        epoch="ns",
-    )
+    series = await store.query(latest_states_query(site), epoch="ns")
     states = []
     for s in series:
         for time_ns, occupied in s.values:
@@ -23,6 +20,5 @@ async def latest_states(store: InfluxStore, site: str) -> list[BayState]:
 
 
 async def count_points(store: InfluxStore, site: str | None = None) -> int:
-    where = f" WHERE site = {influxql_string(site)}" if site else ""
-    series = await store.query(f"SELECT count(occupied) FROM {BAY_STATUS}{where}")
+    series = await store.query(count_query(site))
     return int(series[0].values[0][1]) if series and series[0].values else 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from parking.lineprotocol import BAY_STATUS, escape_tag, influxql_string, point
+from parking.lineprotocol import BAY_STATUS, escape_tag, point
 from parking.store import Series
 
 SOURCE_TAG = "source"
@@ -61,15 +61,6 @@ def marker_line(record: BackfillRecord) -> str:
         "scenario": record.scenario,
     }
     return point(MARKER, {"site": record.site}, fields, record.end_ns)
-
-
-def marker_query(site: str) -> str:
-    """Every backfill record of a site (a handful of rows), plus the site's last reading of any source."""
-    where = f'"site" = {influxql_string(site)}'
-    return (
-        f"SELECT start_ns, end_ns, readings, seed, scenario FROM {MARKER} WHERE {where}; "
-        f"SELECT last(occupied) FROM {BAY_STATUS} WHERE {where}"
-    )
 
 
 def parse_markers(series: Iterable[Series], site: str) -> tuple[list[BackfillRecord], int | None]:

@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from parking.history import DAY_NS, HEATMAP_TZ, HOUR_NS
+from parking.history.influxql import marker_query
+from parking.history.sums import HEATMAP_TZ
+from parking.history.windows import DAY_NS, HOUR_NS
 from parking.registry import Registry, load_registry
 from parking.settings import CommonSettings
 from parking.simulated import (
@@ -37,7 +39,6 @@ from parking.simulated import (
     local_date,
     local_midnight_ns,
     marker_line,
-    marker_query,
     parse_markers,
     reading_line,
     reading_prefix,

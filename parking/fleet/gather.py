@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 from parking.events import BayStatus
 from parking.fleet.deadletters import Refusal
 from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, SiteFacts, Thresholds, Trend, fit_trend
-from parking.history import ROLLUP_NS, parse_rollup, rollup_query
-from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH, influxql_string
+from parking.history.influxql import (
+    fleet_battery_query,
+    fleet_changes_query,
+    fleet_first_reading_query,
+    fleet_last_change_query,
+    fleet_radio_query,
+    fleet_reporting_query,
+    rollup_query,
+)
+from parking.history.sums import parse_rollup
+from parking.history.windows import ROLLUP_NS
 from parking.registry import Site
 from parking.state import BayState
 from parking.store import InfluxStore, Series
@@ -40,55 +49,6 @@ class SlowFacts:
     )  # last day's mean, trend
     battery_pct: Mapping[str, tuple[float, Trend | None]] = field(default_factory=dict)
     site: SiteFacts = field(default_factory=SiteFacts)
-
-
-def _where(site: str, start_ns: int, end_ns: int | None = None) -> str:
-    end = f" AND time < {end_ns}" if end_ns is not None else ""
-    return f"site = {influxql_string(site)} AND time >= {start_ns}{end}"
-
-
-def changes_query(site: str, start_ns: int) -> str:
-    """Status changes per bay since ``start_ns`` (a change is a reading that differs from the one before)."""
-    return (
-        f"SELECT count(d) AS changes FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "
-        f"WHERE {_where(site, start_ns)} GROUP BY bay) WHERE d != 0 GROUP BY bay"
-    )
-
-
-def last_change_query(site: str, start_ns: int) -> str:
-    return (
-        f"SELECT last(d) AS d FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "
-        f"WHERE {_where(site, start_ns)} GROUP BY bay) WHERE d != 0 GROUP BY bay"
-    )
-
-
-def first_reading_query(site: str, start_ns: int) -> str:
-    return f"SELECT first(occupied) AS first FROM {BAY_STATUS} WHERE {_where(site, start_ns)} GROUP BY bay"
-
-
-def radio_query(site: str, start_ns: int) -> str:
-    return (
-        f"SELECT median(rssi) AS rssi, median(snr) AS snr, count(rssi) AS n FROM {SENSOR_HEALTH} "
-        f"WHERE {_where(site, start_ns)} GROUP BY bay"
-    )
-
-
-def battery_query(site: str, start_ns: int, end_ns: int) -> str:
-    """Daily means per bay over whole UTC days."""
-    return (
-        f"SELECT mean(battery_v) AS v, mean(battery_pct) AS pct FROM {SENSOR_HEALTH} "
-        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY time(1d), bay fill(none)"
-    )
-
-
-def reporting_query(site: str, start_ns: int, end_ns: int) -> str:
-    """Bays with at least one reading per day, days ending at ``end_ns``."""
-    group = f"time(1d, {end_ns % DAY_NS}ns)"
-    return (
-        f"SELECT count(n) AS bays FROM (SELECT count(occupied) AS n FROM {BAY_STATUS} "
-        f"WHERE {_where(site, start_ns, end_ns)} GROUP BY {group}, bay) WHERE n > 0 "
-        f"AND time >= {start_ns} AND time < {end_ns} GROUP BY {group}"
-    )
 
 
 def _per_bay(series: Iterable[Series], column: str) -> dict[str, tuple[int, float]]:
@@ -167,7 +127,7 @@ def daily_swing(hourly: Mapping[int, float | None], end_ns: int) -> list[tuple[i
 
 async def read_fast(store: InfluxStore, site: str, now_ns: int) -> dict[str, int]:
     """Status changes per bay in the last hour."""
-    return parse_changes(await store.query(changes_query(site, now_ns - HOUR_NS), epoch="ns"))
+    return parse_changes(await store.query(fleet_changes_query(site, now_ns - HOUR_NS), epoch="ns"))
 
 
 async def read_slow(
@@ -184,10 +144,10 @@ async def read_slow(
     window_start = now_ns - longest_hold - DAY_NS
     days_start = now_ns - SITE_DAYS * DAY_NS
     statements = [
-        last_change_query(site, window_start),
-        first_reading_query(site, window_start),
-        radio_query(site, now_ns - DAY_NS),
-        reporting_query(site, days_start, now_ns),
+        fleet_last_change_query(site, window_start),
+        fleet_first_reading_query(site, window_start),
+        fleet_radio_query(site, now_ns - DAY_NS),
+        fleet_reporting_query(site, days_start, now_ns),
     ]
     # One request per statement: InfluxDB answers a multi-statement query only as a whole.
     changed, first, radio, reporting = [await store.query(q, epoch="ns") for q in statements]
@@ -199,7 +159,9 @@ async def read_slow(
     else:
         read_at = now_ns
         battery_days = max(14, thresholds.battery_min_days)
-        battery = await store.query(battery_query(site, today - battery_days * DAY_NS, today), epoch="ns")
+        battery = await store.query(
+            fleet_battery_query(site, today - battery_days * DAY_NS, today), epoch="ns"
+        )
         volts, percent = parse_battery(battery, "v"), parse_battery(battery, "pct")
     hours_start = days_start - days_start % HOUR_NS
     rollup = await store.query(

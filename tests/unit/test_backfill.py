@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from parking.history import DAY_NS, HOUR_NS
+from parking.history.windows import DAY_NS, HOUR_NS
 from parking.simulated import local_midnight_ns
 from parklotse.backfill import (
     Model,

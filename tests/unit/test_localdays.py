@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from parking.history import HOUR_NS, Bucket, HistoryError
+from parking.history.sums import Bucket
+from parking.history.windows import HOUR_NS, HistoryError
 from parking.localdays import day_boundaries, local_days, regroup, time_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -1,7 +1,7 @@
-"""The rollups the API keeps in InfluxDB, and the reads that history queries share.
+"""The rollup keeper: 5-minute and hourly sums of ``bay_status`` kept in InfluxDB (docs/history.md).
 
-``RollupKeeper`` maintains the 5-minute and hourly rollup measurements; ``Coalescer`` makes
-identical reads in flight once; the ``fetch_*`` and ``*_buckets`` functions read InfluxDB.
+Rows per interval for each site (no ``zone`` tag) and each zone of the registry; an hourly row also
+carries the hour's count of raw readings, by which late readings are found and recomputed.
 """
 
 from __future__ import annotations
@@ -11,145 +11,53 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar, cast
-
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from parking.events import ns_to_rfc3339
-from parking.history import (
-    DAY_NS,
+from parking.history.coalescer import Coalescer
+from parking.history.influxql import (
     FINE_ROLLUP_MEASUREMENT,
-    FINE_ROLLUP_NS,
-    HOUR_NS,
     ROLLUP_MEASUREMENT,
-    ROLLUP_NS,
-    Bucket,
-    Core,
-    Profile,
     Scope,
-    build_profile,
-    ceil_to,
-    core_query,
-    deep_seed_query,
-    first_mismatch,
-    floor_to,
-    hourly_counts,
-    parse_core,
-    parse_rollup,
-    profile_buckets,
+    bay_tags_query,
     readings_statement,
     rollup_last_query,
-    rollup_lines,
-    rollup_query,
     rollup_readings_query,
-    seed_statement,
+    site_first_reading_query,
 )
-from parking.lineprotocol import BAY_STATUS, influxql_string
+from parking.history.readers import fetch_profile
+from parking.history.sums import (
+    Profile,
+    fine_buckets,
+    first_mismatch,
+    hourly_counts,
+    profile_buckets,
+    rollup_lines,
+)
+from parking.history.windows import DAY_NS, FINE_ROLLUP_NS, HOUR_NS, ROLLUP_NS, ceil_to, chunks, floor_to
 from parking.registry import Registry
 from parking.store import InfluxStore, StoreError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-class RollupReport(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "site": "showroom",
-                "start": "2026-11-01T00:00:00.000Z",
-                "end": "2026-11-21T10:00:00.000Z",
-                "hours": 490,
-                "watermark": "2026-11-21T10:00:00.000Z",
-            }
-        }
-    )
-
-    site: str
-    start: str | None
-    end: str | None
-    hours: int
-    watermark: str | None = Field(description="Time before which the rollups answer")
-
-
-# ---------------------------------------------------------------- the rollup
-
-
-class RollupSettings(BaseSettings):
-    """``PARKLOTSE_ROLLUP_*``: how the API keeps the rollups."""
-
-    model_config = SettingsConfigDict(env_prefix="PARKLOTSE_", extra="ignore", frozen=True)
+@dataclass(frozen=True, slots=True)
+class RollupPolicy:
+    """How the keeper works; the API's settings ``PARKLOTSE_ROLLUP_*`` fill it."""
 
     # False on extra API replicas: they then only read how far the rollup another replica keeps goes.
-    rollup_enabled: bool = True
-    rollup_interval_s: float = Field(default=300.0, gt=0, le=86_400)
+    enabled: bool = True
+    interval_s: float = 300.0
     # Hours of the last day are compared with the raw readings at every pass; all history this often.
-    rollup_recheck_s: float = Field(default=86_400.0, gt=0)
-    rollup_chunk_days: int = Field(default=7, ge=1, le=31)
-
-
-# How old an answer reaching the present may be: a 10,000-bay site's last hour of raw readings
-# takes InfluxDB a third of a second, which every screen would otherwise wait for.
-LIVE_REUSE_S = 5.0
-
-
-class Coalescer:
-    """Identical reads in flight at the same time go to InfluxDB once (many screens ask the same).
-
-    No caching, except at the live edge: a read whose range reaches the present may be given
-    ``reuse_s`` (see ``LIVE_REUSE_S``); a result of it up to that old is then reused, and once it
-    is older than a fifth of that a fresh read starts in the background. Ranges in the past are
-    always read afresh. Kept results are bounded (``max_kept``) and dropped once too old.
-    """
-
-    def __init__(self, max_kept: int = 256) -> None:
-        self._inflight: dict[Hashable, asyncio.Future[Any]] = {}
-        self._kept: dict[Hashable, tuple[float, float, Any]] = {}  # key -> (refresh at, expires, result)
-        self.max_kept = max_kept
-
-    async def run(self, key: Hashable, make: Callable[[], Awaitable[T]], *, reuse_s: float = 0.0) -> T:
-        kept = self._kept.get(key) if reuse_s > 0 else None
-        if kept is not None:
-            refresh_at, expires, result = kept
-            now = time.monotonic()
-            if now < expires:
-                if now >= refresh_at and key not in self._inflight:
-                    self._start(key, make, reuse_s)
-                return cast(T, result)
-        shared = self._inflight.get(key) or self._start(key, make, reuse_s)
-        # shield: a client going away must not cancel the read others wait for.
-        return cast(T, await asyncio.shield(shared))
-
-    def _start(
-        self, key: Hashable, make: Callable[[], Awaitable[Any]], reuse_s: float
-    ) -> asyncio.Future[Any]:
-        started = time.monotonic()
-        shared = asyncio.ensure_future(make())
-        self._inflight[key] = shared
-        shared.add_done_callback(lambda done: self._finish(key, done, started, reuse_s))
-        return shared
-
-    def _finish(self, key: Hashable, done: asyncio.Future[Any], started: float, reuse_s: float) -> None:
-        if self._inflight.get(key) is done:
-            del self._inflight[key]
-        if done.cancelled():
-            return
-        # retrieved, so an error nobody awaited any more is not reported as lost
-        if done.exception() is None and reuse_s > 0:
-            now = time.monotonic()
-            for old in [k for k, (_, expires, _) in self._kept.items() if expires <= now]:
-                del self._kept[old]
-            while len(self._kept) >= self.max_kept:
-                del self._kept[next(iter(self._kept))]
-            self._kept[key] = (started + reuse_s / 5, started + reuse_s, done.result())
+    recheck_s: float = 86_400.0
+    chunk_days: int = 7
 
 
 class RollupKeeper:
     """Keeps the rollups (rows per 5 minutes and per hour, site and zone) in step with ``bay_status``.
 
-    At start-up and then every ``rollup_interval_s``: the hours since the last pass are computed,
+    At start-up and then every ``policy.interval_s``: the hours since the last pass are computed,
     and the last day's hours whose count of raw readings no longer matches the rollup's (late
     data, a spool replayed after an outage) are recomputed from there on; all of the history is
     checked that way once a day. Writes are idempotent, so two replicas doing it are harmless.
@@ -159,12 +67,12 @@ class RollupKeeper:
         self,
         store: InfluxStore,
         registry: Registry,
-        settings: RollupSettings | None = None,
+        policy: RollupPolicy | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.store = store
         self.registry = registry
-        self.settings = settings or RollupSettings()
+        self.policy = policy or RollupPolicy()
         self.clock = clock
         self._watermarks: dict[str, int] = {}
         self._last_full: dict[str, float] = {}
@@ -208,7 +116,7 @@ class RollupKeeper:
         while True:
             for site in list(self.registry.sites):
                 try:
-                    if self.settings.rollup_enabled:
+                    if self.policy.enabled:
                         await self.refresh(site)
                     else:
                         await self.follow(site)
@@ -218,7 +126,7 @@ class RollupKeeper:
                     log.warning("rollup of site %s postponed: %s", site, exc)
                 except Exception:
                     log.exception("rollup of site %s failed; trying again at the next pass", site)
-            await asyncio.sleep(self.settings.rollup_interval_s)
+            await asyncio.sleep(self.policy.interval_s)
 
     async def follow(self, site: str) -> None:
         last = await self._stored_last(site)
@@ -231,7 +139,7 @@ class RollupKeeper:
             now_hour = floor_to(self.clock(), HOUR_NS)
             if full is None:
                 last_full = self._last_full.get(site)
-                full = last_full is None or time.monotonic() - last_full >= self.settings.rollup_recheck_s
+                full = last_full is None or time.monotonic() - last_full >= self.policy.recheck_s
             known = self._watermarks.get(site)
             if known is None:
                 stored = await self._stored_last(site)
@@ -300,20 +208,16 @@ class RollupKeeper:
             (zone, Scope(site, tuple(sorted(bays)), known=tuple(sorted(bays))))
             for zone, bays in sorted(by_zone.items())
         ]
-        stored = await self.store.query(
-            f'SHOW TAG VALUES FROM {BAY_STATUS} WITH KEY = "bay" WHERE "site" = {influxql_string(site)}'
-        )
+        stored = await self.store.query(bay_tags_query(site))
         if any(str(row[-1]) not in found.bays for s in stored for row in s.values):
             scopes.append((None, Scope(site, tuple(sorted(found.bays)), exclude=True)))
         return scopes
 
     async def _compute(self, site: str, begin: int, end: int, *, advance: bool) -> int:
         """Rows of both rollups for [begin, end), chunk by chunk, zones and site from one pass."""
-        chunk = self.settings.rollup_chunk_days * DAY_NS
         scopes = await self._scopes(site)
         written = 0
-        for a in range(begin, end, chunk):
-            b = min(a + chunk, end)
+        for a, b in chunks(begin, end, self.policy.chunk_days * DAY_NS):
             last_chunk = b == end
             results = await asyncio.gather(
                 *(
@@ -366,16 +270,12 @@ class RollupKeeper:
         return len([s for s in results if s.values]) < len(statements)
 
     async def _first_reading(self, site: str) -> int | None:
-        series = await self.store.query(
-            f'SELECT first(occupied) FROM {BAY_STATUS} WHERE "site" = {influxql_string(site)}', epoch="ns"
-        )
+        series = await self.store.query(site_first_reading_query(site), epoch="ns")
         return int(series[0].values[0][0]) if series and series[0].values else None
 
     async def _first_mismatch(self, site: str, start: int, end: int, first_hour: int) -> int | None:
         """The first hour in [start, end) whose raw readings the rollup does not account for."""
-        step = 31 * DAY_NS
-        for a in range(start, end, step):
-            b = min(a + step, end)
+        for a, b in chunks(start, end, 31 * DAY_NS):
             raw = hourly_counts(
                 await self.store.query(readings_statement(Scope(site), a, b), epoch="ns"), "readings"
             )
@@ -388,85 +288,3 @@ class RollupKeeper:
             if candidates:
                 return min(candidates)
         return None
-
-
-# ---------------------------------------------------------------- reading InfluxDB
-
-
-def fine_buckets(profile: Profile) -> list[Bucket]:
-    """5-minute rows worth writing: a missing one reads as zeros (hourly rows mark what is done)."""
-    return [b for b in profile_buckets(profile, FINE_ROLLUP_NS).values() if b.samples or b.arrivals]
-
-
-async def fetch_core(
-    store: InfluxStore,
-    scope: Scope,
-    start: int,
-    end: int,
-    *,
-    readings: bool = False,
-    lasts: bool = False,
-    seeds: Mapping[str, tuple[int, int]] | None = None,
-) -> Core:
-    """Seeds, first readings and per-minute changes in one request.
-
-    A second request only for bays without a reading in the day before ``start``; none when the
-    ``seeds`` are known already (the rollup keeper's state at its watermark).
-    """
-    query = core_query(scope, start, end, seeds=seeds is None, readings=readings, lasts=lasts)
-    core = parse_core(await store.query(query, epoch="ns"))
-    if seeds is not None:
-        core.seeds = {bay: state for bay, state in seeds.items() if scope.covers(bay)}
-        return core
-    missing = [bay for bay in scope.known if bay not in core.seeds]
-    if missing:
-        parse_core(await store.query(deep_seed_query(scope, start, missing), epoch="ns"), core)
-    return core
-
-
-async def fetch_profile(
-    store: InfluxStore,
-    scope: Scope,
-    start: int,
-    end: int,
-    *,
-    readings: bool = False,
-    lasts: bool = False,
-    seeds: Mapping[str, tuple[int, int]] | None = None,
-) -> tuple[Profile, Core]:
-    core = await fetch_core(store, scope, start, end, readings=readings, lasts=lasts, seeds=seeds)
-    return build_profile(core, start, end), core
-
-
-async def fetch_seeds(store: InfluxStore, scope: Scope, start: int) -> dict[str, tuple[int, int]]:
-    core = parse_core(await store.query(seed_statement(scope, start, start - DAY_NS), epoch="ns"))
-    missing = [bay for bay in scope.known if bay not in core.seeds]
-    if missing:
-        parse_core(await store.query(deep_seed_query(scope, start, missing), epoch="ns"), core)
-    return core.seeds
-
-
-async def raw_buckets(
-    store: InfluxStore,
-    scope: Scope,
-    start: int,
-    end: int,
-    every: int,
-    seeds: Mapping[str, tuple[int, int]] | None = None,
-) -> dict[int, Bucket]:
-    profile, _ = await fetch_profile(store, scope, start, end, seeds=seeds)
-    return profile_buckets(profile, every)
-
-
-async def rollup_buckets(
-    store: InfluxStore,
-    site: str,
-    zone: str | None,
-    start: int,
-    end: int,
-    every: int,
-    step: int,
-    fields: Sequence[str],
-) -> dict[int, Bucket]:
-    query = rollup_query(site, zone, start, end, every, step_ns=step, fields=fields)
-    return parse_rollup(await store.query(query, epoch="ns"))

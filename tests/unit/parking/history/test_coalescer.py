@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from api.rollups import Coalescer
+from parking.history.coalescer import Coalescer
 
 
 def test_identical_reads_in_flight_share_one_call() -> None:
