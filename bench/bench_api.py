@@ -22,6 +22,14 @@ published (retained ``parking/state/city/{bay}``, as the ingester does): the lat
 to each client's receipt. Targets: p99 <= 50 ms for current state and guidance, <= 200 ms for a
 year of occupancy, SSE p99 <= 500 ms. Everything (clients included) shares this machine's cores,
 so the baseline row is printed next to the figures. Runs in about three minutes.
+
+``--monitor compare`` runs the scenarios twice on the same data, first with the fleet-health monitor
+off (``PARKLOTSE_FLEET_ENABLED=false``), then on with an evaluation every ``--fleet-refresh`` seconds
+(5: twelve times the default, so that evaluations fall inside every measurement; measured once its
+first evaluation, with the slow reads, is done; the rollup keeper is off in both runs), and prints the
+p99 of each with the ratio. Target (issue 13): the monitor raises the current state's p99 (summary,
+bays) by at most 10 %. A fresh monitor reads the status changes from InfluxDB on every evaluation
+(its first hour), so this is the heavier case.
 """
 
 from __future__ import annotations
@@ -235,7 +243,11 @@ async def sse_latencies(
 
 
 def start_api(
-    root: Path, influx: LocalInfluxDB, broker: LocalMosquitto, sites: Path
+    root: Path,
+    influx: LocalInfluxDB,
+    broker: LocalMosquitto,
+    sites: Path,
+    extra: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
@@ -247,6 +259,7 @@ def start_api(
         "PARKLOTSE_INFLUX_TIMEOUT_S": "120",
         "PARKLOTSE_LOG_LEVEL": "WARNING",
     }
+    env.update(extra or {})
     log = (root / "api.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "parklotse", "api", "--port", str(port)],
@@ -311,7 +324,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--changes", type=int, default=60, help="bay changes published to them (default 60)")
     parser.add_argument("--rate", type=float, default=10.0, help="bay changes per second (default 10)")
     parser.add_argument("--only", default="", help="comma-separated scenarios to run (default all, and sse)")
+    parser.add_argument(
+        "--monitor",
+        choices=("on", "off", "compare"),
+        default="on",
+        help="the fleet-health monitor: on (default, as deployed), off, or compare both (see above)",
+    )
+    parser.add_argument(
+        "--fleet-refresh", type=float, default=5.0, help="compare: seconds between evaluations (default 5)"
+    )
     args = parser.parse_args(argv)
+    if args.monitor == "compare":
+        return compare_monitor(args)
     only = set(filter(None, args.only.split(",")))
     site = city_site()
     results: dict[str, float] = {}
@@ -392,6 +416,98 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                     process.wait(5)
             broker.stop()
             influx.stop()
+    return results
+
+
+CURRENT_STATE = ("summary", "bays")
+
+
+def current_ready(api: str, process: subprocess.Popen[bytes], root: Path, site: Site) -> None:
+    started = time.perf_counter()
+    while process.poll() is None and time.perf_counter() - started < 600:
+        try:
+            if httpx.get(f"{api}/api/v1/sites/{site.id}/bays", timeout=60).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the API did not serve the current state: {(root / 'api.log').read_text()[-2000:]}")
+
+
+def sensors_ready(api: str, site: Site, process: subprocess.Popen[bytes], root: Path) -> float:
+    """Seconds until the monitor's first evaluation (with its slow reads) has finished."""
+    started = time.perf_counter()
+    while process.poll() is None and time.perf_counter() - started < 900:
+        try:
+            if (
+                httpx.get(f"{api}/api/v1/sites/{site.id}/sensors?problem=flapping", timeout=60).status_code
+                == 200
+            ):
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the monitor did not evaluate the city: {(root / 'api.log').read_text()[-2000:]}")
+
+
+def compare_monitor(args: argparse.Namespace) -> dict[str, float]:
+    """The same scenarios against the API with the fleet monitor off, then on; p99 side by side."""
+    site = city_site()
+    only = set(filter(None, args.only.split(","))) or set(CURRENT_STATE)
+    names = [n for n in scenarios(site, 0) if n == "baseline" or n in only]
+    p99: dict[str, dict[str, float]] = {"off": {}, "on": {}}
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="parklotse-bench-api-") as tmp:
+        root = Path(tmp)
+        sites = root / "sites"
+        sites.mkdir()
+        (sites / f"{site.id}.geojson").write_text(json.dumps(site.feature_collection()))
+        influx, broker = LocalInfluxDB(root / "influxdb"), LocalMosquitto(root / "mosquitto")
+        influx.start()
+        broker.start()
+        try:
+            now = time.time_ns()
+            write(influx.url, week_lines(site, now - 7 * DAY, now))
+            for mode in ("off", "on"):
+                # The current state only: no rollup keeper, whose start-up work would blur both runs.
+                extra = {"PARKLOTSE_ROLLUP_ENABLED": "false"}
+                if mode == "off":
+                    extra["PARKLOTSE_FLEET_ENABLED"] = "false"
+                else:
+                    extra["PARKLOTSE_FLEET_REFRESH_S"] = f"{args.fleet_refresh:g}"
+                process, api = start_api(root, influx, broker, sites, extra)
+                try:
+                    current_ready(api, process, root, site)
+                    if mode == "on":
+                        first = sensors_ready(api, site, process, root)
+                        results["fleet_first_evaluation_s"] = first
+                        print(
+                            f"monitor on: its first evaluation (slow reads included) took {first:.1f} s",
+                            flush=True,
+                        )
+                    for name in names:
+                        make = scenarios(site, now)[name]
+                        asyncio.run(load(api, make, min(args.clients, 10), 20))  # warm up
+                        paced, _ = asyncio.run(load(api, make, args.clients, args.requests, args.interval))
+                        p99[mode][name] = percentile(paced, 0.99) * 1000
+                        print(f"  monitor {mode:<3} {name:<9} p99 {p99[mode][name]:8.1f} ms", flush=True)
+                finally:
+                    process.terminate()
+                    process.wait(30)
+        finally:
+            broker.stop()
+            influx.stop()
+    print()
+    print(
+        f"{args.clients} clients x 1 request / {args.interval:g} s, {args.requests} requests per row; "
+        f"monitor on: an evaluation every {args.fleet_refresh:g} s (the default is 60 s)"
+    )
+    print(f"{'scenario':<10}{'p99 off ms':>12}{'p99 on ms':>12}{'on/off':>9}{'target':>9}")
+    for name in names:
+        off, on = p99["off"][name], p99["on"][name]
+        target = "<= 1.10" if name in CURRENT_STATE else "-"
+        print(f"{name:<10}{off:12.1f}{on:12.1f}{on / off:9.2f}{target:>9}")
+        results.update({f"{name}_p99_off_ms": off, f"{name}_p99_on_ms": on})
     return results
 
 
