@@ -58,6 +58,7 @@ from parking.events import ns_to_rfc3339
 from parking.history.sums import Bucket, rollup_lines
 from parking.history.windows import HOUR_NS
 from parking.lineprotocol import BAY_STATUS
+from parking.processes import stop_process
 from parking.registry import Site
 from parking.settings import DEFAULT_SITES_DIR, parse_mqtt_url
 from parklotse.servers import LocalInfluxDB, LocalMosquitto, free_port
@@ -408,12 +409,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             print_table(rows, args)
         finally:
             if process is not None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
+                stop_process(process, 15)
             broker.stop()
             influx.stop()
     return results
