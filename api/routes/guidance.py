@@ -6,10 +6,10 @@ import ipaddress
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from api.deps import ServicesDep, SiteDep, read_access
+from api.deps import ServicesDep, SiteDep, read_access, unknown_site
 from api.guidance import sign_text, site_destination
 from api.models import GuidanceAnswer, SignCounts
 from api.routes.sites import NOT_FOUND
@@ -57,7 +57,7 @@ async def guidance(
     """
     found = services.registry.site(site)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+        raise unknown_site(site)
     if (lat is None) != (lon is None):
         raise HTTPException(422, "give both lat and lon, or neither")
     dest_lon, dest_lat = (lon, lat) if lon is not None and lat is not None else site_destination(found)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 
-from api.deps import ServicesDep, SiteDep, read_access
+from api.deps import ServicesDep, SiteDep, read_access, unknown_bay
 from api.fleet import BayHealth, FleetMonitor, SiteHealth, fleet_lifespan, get_fleet
 from api.fleet_models import (
     DeadLetterView,
@@ -120,7 +120,7 @@ async def get_sensor(site: SiteDep, bay: BayId, monitor: FleetDep) -> SensorDeta
     report = _report(monitor, site.id)
     found = next((b for b in report.bays if b.facts.bay == bay), None)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"bay {bay!r} is not known in site {site.id!r}")
+        raise unknown_bay(site, bay)
     letters = [
         DeadLetterView.model_validate(
             {"reason": r.reason, "detail": r.detail, "received_at": ns_to_rfc3339(r.received_ns)}
@@ -147,7 +147,7 @@ async def sensor_history(
 ) -> SensorHistory:
     """One sensor's messages and battery per hour (from InfluxDB), for the chart on the staff page."""
     if bay not in site.bays:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"bay {bay!r} is not known in site {site.id!r}")
+        raise unknown_bay(site, bay)
     points = await read_hourly(services.store, site.id, bay, time.time_ns(), days)
     hours = [
         {

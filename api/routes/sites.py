@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from api.deps import ServicesDep, SiteDep, read_access, unknown_zone
+from api.deps import ServicesDep, SiteDep, read_access, unknown_bay, unknown_zone
 from api.models import BayView, Problem, SiteSummary
 from parking.events import NAME_PATTERN, BayStatus
 
@@ -89,7 +89,7 @@ async def get_bay(
     now = services.current.of(site)
     body = now.bay_json(bay)
     if body is None:
-        raise HTTPException(404, f"bay {bay!r} is not known in site {site.id!r}")
+        raise unknown_bay(site, bay)
     return _json(body, now.etag, if_none_match)
 
 

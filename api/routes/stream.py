@@ -7,11 +7,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.broadcast import LiveEvent
-from api.deps import Services, ServicesDep, read_access
+from api.deps import Services, ServicesDep, read_access, unknown_site
 from api.routes.sites import NOT_FOUND
 from parking.events import NAME_PATTERN
 
@@ -82,7 +82,7 @@ async def stream(
 ) -> EventSourceResponse:
     """A stream of bay changes, car positions and KPI updates for screens and scripts."""
     if site is not None and services.registry.site(site) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"site {site!r} is not known")
+        raise unknown_site(site)
     broadcaster = services.broadcaster
     queue = broadcaster.subscribe()
     resume_from = broadcaster.parse_id(last_event_id)
