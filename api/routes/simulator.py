@@ -43,7 +43,8 @@ class ControlAccepted(BaseModel):
     site: str
 
 
-def _picked(services: ServicesDep, site: str | None) -> SimulatorStatus:
+def running_simulator(services: ServicesDep, site: SiteQuery = None) -> SimulatorStatus:
+    """The status of the simulator running for ``site`` (default: the first one), else 404."""
     found = services.simulators.pick(site)
     if found is None:
         raise HTTPException(
@@ -53,6 +54,9 @@ def _picked(services: ServicesDep, site: str | None) -> SimulatorStatus:
     return found
 
 
+RunningSimulator = Annotated[SimulatorStatus, Depends(running_simulator)]
+
+
 @router.get("/simulators", dependencies=[Depends(read_access)])
 def running_simulators(services: ServicesDep) -> list[SimulatorSummary]:
     """Every running simulator, one entry per site it publishes (empty when none runs; never 404)."""
@@ -60,9 +64,9 @@ def running_simulators(services: ServicesDep) -> list[SimulatorSummary]:
 
 
 @router.get("/simulator", dependencies=[Depends(read_access)], responses=NO_SIMULATOR)
-def simulator_status(services: ServicesDep, site: SiteQuery = None) -> SimulatorStatus:
+def simulator_status(simulator: RunningSimulator) -> SimulatorStatus:
     """State, settings, presets, signs and figures of a running simulator (default: the first one)."""
-    return _picked(services, site)
+    return simulator
 
 
 @router.post(
@@ -78,14 +82,14 @@ def simulator_status(services: ServicesDep, site: SiteQuery = None) -> Simulator
 def control_simulator(command: ControlCommand, services: ServicesDep) -> ControlAccepted:
     """Start, pause, reset or re-tune the simulator, pick a preset or steering mode, jump to an hour;
     it applies the command within a second."""
-    site = _picked(services, command.site).site
+    site = running_simulator(services, command.site).site  # the site is in the body here
     if not services.feed.publish(topics.simulator_control(site), command.model_dump_json(exclude_none=True)):
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the broker is not connected; try again")
     return ControlAccepted(accepted=command.model_dump(exclude_none=True), site=site)
 
 
 @router.get("/kpis", dependencies=[Depends(read_access)], responses=NO_SIMULATOR)
-def steering_kpis(services: ServicesDep, site: SiteQuery = None) -> KpiView:
+def steering_kpis(simulator: RunningSimulator) -> KpiView:
     """The same town with and without sensors (the twin): cars searching now, today's search minutes, km
     and CO2 of both, what the sensors saved today and on a typical day. Model estimates with their sources."""
-    return kpi_view(_picked(services, site))
+    return kpi_view(simulator)
