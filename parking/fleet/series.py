@@ -1,7 +1,8 @@
 """One sensor's battery and message history, per hour, for the chart on the staff page "Sensoren".
 
 Two InfluxQL queries over one bay (its ``sensor_health`` battery means, and how many status readings
-it sent per hour, heartbeats included). Hours without a message show 0 messages and no battery.
+it sent per hour, heartbeats included; built in ``parking.history.influxql``). Hours without a
+message show 0 messages and no battery.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from parking.fleet.rules import HOUR_NS
-from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH, influxql_string
+from parking.history.influxql import bay_battery_series_query, bay_messages_series_query
 from parking.store import InfluxStore, Series
 
 
@@ -20,27 +21,6 @@ class HourPoint:
     messages: int
     battery_v: float | None
     battery_pct: float | None
-
-
-def _where(site: str, bay: str, start_ns: int, end_ns: int) -> str:
-    return (
-        f"site = {influxql_string(site)} AND bay = {influxql_string(bay)} "
-        f"AND time >= {start_ns} AND time < {end_ns}"
-    )
-
-
-def battery_series_query(site: str, bay: str, start_ns: int, end_ns: int) -> str:
-    return (
-        f"SELECT mean(battery_v) AS v, mean(battery_pct) AS pct FROM {SENSOR_HEALTH} "
-        f"WHERE {_where(site, bay, start_ns, end_ns)} GROUP BY time(1h) fill(none)"
-    )
-
-
-def messages_series_query(site: str, bay: str, start_ns: int, end_ns: int) -> str:
-    return (
-        f"SELECT count(occupied) AS n FROM {BAY_STATUS} "
-        f"WHERE {_where(site, bay, start_ns, end_ns)} GROUP BY time(1h) fill(none)"
-    )
 
 
 def _column(series: Iterable[Series], name: str) -> dict[int, float]:
@@ -70,6 +50,6 @@ def hourly_points(
 
 async def read_hourly(store: InfluxStore, site: str, bay: str, now_ns: int, days: int) -> list[HourPoint]:
     start = now_ns - now_ns % HOUR_NS - days * 24 * HOUR_NS + HOUR_NS
-    battery = await store.query(battery_series_query(site, bay, start, now_ns), epoch="ns")
-    messages = await store.query(messages_series_query(site, bay, start, now_ns), epoch="ns")
+    battery = await store.query(bay_battery_series_query(site, bay, start, now_ns), epoch="ns")
+    messages = await store.query(bay_messages_series_query(site, bay, start, now_ns), epoch="ns")
     return hourly_points(battery, messages, start, now_ns)

@@ -314,3 +314,26 @@ def fleet_reporting_query(site: str, start_ns: int, end_ns: int) -> str:
         f"WHERE {_fleet_where(site, start_ns, end_ns)} GROUP BY {group}, bay) WHERE n > 0 "
         f"AND time >= {start_ns} AND time < {end_ns} GROUP BY {group}"
     )
+
+
+def _bay_where(site: str, bay: str, start_ns: int, end_ns: int) -> str:
+    return (
+        f"site = {influxql_string(site)} AND bay = {influxql_string(bay)} "
+        f"AND time >= {start_ns} AND time < {end_ns}"
+    )
+
+
+def bay_battery_series_query(site: str, bay: str, start_ns: int, end_ns: int) -> str:
+    """One sensor's battery means per hour."""
+    return (
+        f"SELECT mean(battery_v) AS v, mean(battery_pct) AS pct FROM {SENSOR_HEALTH} "
+        f"WHERE {_bay_where(site, bay, start_ns, end_ns)} GROUP BY time(1h) fill(none)"
+    )
+
+
+def bay_messages_series_query(site: str, bay: str, start_ns: int, end_ns: int) -> str:
+    """How many status readings one sensor sent per hour (heartbeats included)."""
+    return (
+        f"SELECT count(occupied) AS n FROM {BAY_STATUS} "
+        f"WHERE {_bay_where(site, bay, start_ns, end_ns)} GROUP BY time(1h) fill(none)"
+    )

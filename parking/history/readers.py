@@ -61,6 +61,11 @@ async def fetch_core(
     if seeds is not None:
         core.seeds = {bay: state for bay, state in seeds.items() if scope.covers(bay)}
         return core
+    return await _deep_seeds(store, scope, start, core)
+
+
+async def _deep_seeds(store: InfluxStore, scope: Scope, start: int, core: Core) -> Core:
+    """The seeds of the registry's bays without a reading in the day before ``start``, from further back."""
     missing = [bay for bay in scope.known if bay not in core.seeds]
     if missing:
         parse_core(await store.query(deep_seed_query(scope, start, missing), epoch="ns"), core)
@@ -83,10 +88,7 @@ async def fetch_profile(
 
 async def fetch_seeds(store: InfluxStore, scope: Scope, start: int) -> dict[str, tuple[int, int]]:
     core = parse_core(await store.query(seed_statement(scope, start, start - SEED_WINDOW_NS), epoch="ns"))
-    missing = [bay for bay in scope.known if bay not in core.seeds]
-    if missing:
-        parse_core(await store.query(deep_seed_query(scope, start, missing), epoch="ns"), core)
-    return core.seeds
+    return (await _deep_seeds(store, scope, start, core)).seeds
 
 
 async def raw_buckets(
