@@ -116,6 +116,22 @@ def test_a_trickling_client_cannot_stretch_the_header_timeout(api: str) -> None:
     assert answer.startswith(b"HTTP/1.1 408 ") and elapsed < HEADER_TIMEOUT_S + SLACK_S
 
 
+def test_many_slow_connections_do_not_starve_others_and_are_all_closed_in_time(api: str) -> None:
+    slow = [_connect(api) for _ in range(200)]
+    try:
+        started = time.monotonic()
+        for sock in slow:
+            sock.sendall(b"GET /api/v1/sites HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert httpx.get(f"{api}/api/v1/sites", timeout=10).status_code == 200  # served meanwhile
+        answers = [_read_until_closed(sock) for sock in slow]
+        elapsed = time.monotonic() - started
+    finally:
+        for sock in slow:
+            sock.close()
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers)
+    assert elapsed < HEADER_TIMEOUT_S + SLACK_S
+
+
 def _post_one_byte(api: str, declared: int) -> tuple[bytes, float]:
     """A POST declaring ``declared`` bytes of body and sending one: the answer, and when it closed."""
     with _connect(api) as sock:
