@@ -52,7 +52,10 @@ TOWN_BAYS = 720
 TOWN_EDGE_M = 250.0  # the town centre's entrances and garage lie this far out
 LIVE_SPEEDS = (30.0, 60.0, 600.0)  # the demo's default, the live default, the fastest allowed
 LIVE_SIM_S = 2 * 3600.0  # two simulated hours of the market morning per speed
-IDLE_REFERENCE_MS = 12.0  # the reference loop on an idle 3 GHz core
+# The reference loop on a fast idle core: an assumption, not this machine. The project's shared 2-core
+# machine takes about 21 ms nearly idle (2026-12-01), so there the "scaled" figure is not reachable.
+IDLE_REFERENCE_MS = 12.0
+SLICE_S = 14 * 3600.0  # the city-slice case runs the warm-up day to 14 h
 
 
 def _peak_rss_mib() -> float:
@@ -102,6 +105,26 @@ def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
         "us_per_driver": 1e6 * cpu / max(sum(engine.next_id for engine in twins.values()), 1),
         "peak_rss_mib": _peak_rss_mib(),
         "reference_ms": _reference_ms(),
+    }
+
+
+def _city_slice_case() -> dict[str, Any]:
+    """A fixed slice of the city case (both twins up to 14 h of the warm-up day), to count instructions:
+    ``valgrind --tool=cachegrind --cache-sim=no python bench/bench_simulator.py --case city-slice``
+    (minutes). Unlike CPU time the count does not depend on the neighbours, so it shows changes of a few
+    per cent that side-by-side timings on a shared machine cannot."""
+    scenario = load_scenario("city")
+    network = build_network(resolve_site(scenario, SITES), scenario.space)
+    settings = settings_for(scenario, 1)
+    twins = twin_engines(
+        settings.scenario, network, seed_entropy(SEED), settings.first_day, day_kind=settings.day_kind
+    )
+    c0 = time.process_time()
+    for engine in twins.values():
+        engine.run_until(-DAY_S + SLICE_S)
+    return {
+        "drivers": sum(engine.next_id for engine in twins.values()),
+        "cpu_s": time.process_time() - c0,
     }
 
 
@@ -215,6 +238,8 @@ def run_case(name: str) -> dict[str, Any]:
         return _offline_report_case(load_scenario("town-centre"), 7)
     if name == "city-day":
         return _twins_case(load_scenario("city"), 1)
+    if name == "city-slice":
+        return _city_slice_case()
     if name == "live":
         return _live_case()
     if name.startswith("scaling-"):
@@ -276,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         verdict = "met" if per_cpu >= 10_000 and memory_ok else "NOT met"
         print(
             f"  target city day >= 10,000x real time on one core and <= 1 GiB, {what}: {verdict}"
-            f" here ({per_cpu:,.0f}x; about {per_cpu / idle:,.0f}x scaled to an idle core)"
+            f" here ({per_cpu:,.0f}x; about {per_cpu / idle:,.0f}x on a core where ref takes"
+            f" {IDLE_REFERENCE_MS:.0f} ms, an estimate)"
         )
     print(
         f"  the --offline week report simulates {report['simulated_days']} twin-days "
@@ -284,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(
         "  ref: CPU of sum(range(10**6)) in the same process; the figures scale with it "
-        "(about 12 ms on an idle 3 GHz core)\n"
+        f"(about {IDLE_REFERENCE_MS:.0f} ms on a fast idle core, an assumption: a core that is merely idle"
+        " may be slower)\n"
     )
 
     live = _in_child("live")
