@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from parking.settings import PACKAGED_SITES_DIR  # noqa: E402
 from simulator.demand import DAY_S  # noqa: E402
-from simulator.engine import Simulation, seed_entropy, twin_engines  # noqa: E402
-from simulator.grid import build_network, resolve_site  # noqa: E402
+from simulator.engine import Engine, Simulation, TwinName, seed_entropy, twin_engines  # noqa: E402
+from simulator.grid import Network, build_network, resolve_site  # noqa: E402
 from simulator.offline import TAIL_S, run, run_offline, settings_for  # noqa: E402
 from simulator.positions import MIN_INTERVAL_S, positions_message  # noqa: E402
 from simulator.report import build_report, report_html, report_json  # noqa: E402
@@ -70,15 +70,21 @@ def _reference_ms() -> float:
     return (time.process_time() - c0) * 100.0
 
 
-def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
+def _twins(scenario: Scenario, days: int) -> tuple[Network, dict[TwinName, Engine], float]:
+    """Both twins of a run as simulator.offline.run_twins sets them up; the network's build time."""
     t0 = time.perf_counter()
     network = build_network(resolve_site(scenario, SITES), scenario.space)
     build_s = time.perf_counter() - t0
-    # simulator.offline.run_twins, with a stop at the first midnight to time the warm-up day apart
     settings = settings_for(scenario, days)
     twins = twin_engines(
         settings.scenario, network, seed_entropy(SEED), settings.first_day, day_kind=settings.day_kind
     )
+    return network, twins, build_s
+
+
+def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
+    # simulator.offline.run_twins, with a stop at the first midnight to time the warm-up day apart
+    network, twins, build_s = _twins(scenario, days)
     t0, c0 = time.perf_counter(), time.process_time()
     warmup_cpu = 0.0
     for engine in twins.values():
@@ -113,12 +119,7 @@ def _city_slice_case() -> dict[str, Any]:
     ``valgrind --tool=cachegrind --cache-sim=no python bench/bench_simulator.py --case city-slice``
     (minutes). Unlike CPU time the count does not depend on the neighbours, so it shows changes of a few
     per cent that side-by-side timings on a shared machine cannot."""
-    scenario = load_scenario("city")
-    network = build_network(resolve_site(scenario, SITES), scenario.space)
-    settings = settings_for(scenario, 1)
-    twins = twin_engines(
-        settings.scenario, network, seed_entropy(SEED), settings.first_day, day_kind=settings.day_kind
-    )
+    _network, twins, _build_s = _twins(load_scenario("city"), 1)
     c0 = time.process_time()
     for engine in twins.values():
         engine.run_until(-DAY_S + SLICE_S)
