@@ -1,8 +1,9 @@
 """The ingester process: MQTT in, InfluxDB out, acknowledged only when the data is safe.
 
-paho-mqtt runs its network loop in its own thread; messages cross into asyncio through a bounded
-hand-off (a semaphore the paho thread waits on), so memory stays bounded even for QoS 0 floods. The
-writer batches, decodes, stores and only then acknowledges, in order.
+The rules (batch, decode, store or spool, only then acknowledge, in order) live in
+``ingest.delivery``; this module carries out its actions. paho runs on the event loop
+(``ingest.brokerlink``), which stops reading while the core accepts no more messages, so memory stays
+bounded even for QoS 0 floods and the broker holds the rest.
 
 Retained messages on the sensor topics are old news, not readings: the subscriptions ask the broker
 not to replay them (MQTT v5 Retain Handling 2).
@@ -13,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
@@ -26,6 +25,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ingest.brokerlink import BrokerLink, BufferedClient
 from ingest.deadletters import KEEP_PAYLOAD_BYTES, DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
 from ingest.decode import DecodeLimits
 from ingest.delivery import (
@@ -58,12 +58,6 @@ from parking.store import InfluxStore, StoreRejected, StoreUnavailable
 log = logging.getLogger(__name__)
 
 
-# Hand-off markers from paho's thread, queued in order with the messages they separate.
-_CONNECTED = "connected"
-_DISCONNECTED = "disconnected"
-Inbound = (
-    tuple[str, bytes, int, int, int, float] | str
-)  # (topic, payload, qos, mid, received_ns, received_mono)
 # What an I/O task found, told to the core by the event loop once the task has ended.
 Report = Callable[[], list[Action]]
 
@@ -115,28 +109,17 @@ class Ingester:
         self.spool = Spool(settings.spool_dir, int(settings.spool_max_mb * 1024 * 1024))
         self._replay_wanted = asyncio.Event()
         self._rate_log = RateLimitedLog(settings.log_interval_s)
-        # Hand-off from paho's thread: a deque, and a wake-up of the event loop only when it is
-        # waiting (one self-pipe write per message cost an eighth of the drain rate).
-        self._inbox: deque[Inbound] = deque()
         self._wake = asyncio.Event()
-        self._signalled = False
-        # Bounded: at the limit the paho thread waits, so memory stays bounded even for QoS 0 floods
-        # (QoS 1 is bounded earlier by Receive Maximum).
-        self._max_pending = settings.receive_maximum + settings.batch_size
-        self._space = threading.Event()
-        self._space.set()
-        # Connections counted in paho's thread; an Ack for an older one is not sent.
-        self._generation = 0
-        self._connected = threading.Event()
+        self._connected = False
         self._takeover = TakeoverWatch()
         self._fatal: ClientIdTakenOver | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._client: mqtt.Client | None = None
+        self._link: BrokerLink | None = None
         self._io: asyncio.Task[Report] | None = None
         self._last_message_mono = time.monotonic()
         self.ready = asyncio.Event()
 
-    # ---- paho thread -------------------------------------------------------------------------
+    # ---- paho callbacks (on the event loop) --------------------------------------------------
 
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, _p: Any
@@ -144,8 +127,7 @@ class Ingester:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
-        self._generation += 1
-        self._hand_over(_CONNECTED)
+        self.delivery.connected()
         self._takeover.connected(time.monotonic())
         client.subscribe([(f, SENSOR_SUBSCRIPTION) for f in subscription_filters(self.settings.share_group)])
         self.metrics.connected.set(1)
@@ -158,49 +140,31 @@ class Ingester:
                 log.error("broker refused the subscription to %r: %s", topic_filter, reason)
         # Ready (healthy) once the subscriptions are in place, not merely connected.
         if any(not reason.is_failure for reason in reasons):
-            self._connected.set()
+            self._connected = True
 
     def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        self._generation += 1
-        self._hand_over(_DISCONNECTED)
-        self._connected.clear()
+        self.delivery.disconnected()
+        self._connected = False
         self.metrics.connected.set(0)
         if self._takeover.lost(time.monotonic(), reason.value, reason.is_failure):
             self._fatal = ClientIdTakenOver(
                 self.settings.ingest_client_id, told_by_broker=reason.value == SESSION_TAKEN_OVER
             )
-            client.disconnect()  # no reconnect: taking the session back would only throw the other off
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._wake.set)
+            if self._link is not None:
+                self._link.stop()  # no reconnect: taking the session back would only throw the other off
+            self._wake.set()
             return
         if reason.is_failure or reason.value != 0:
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        inbox = self._inbox
-        while len(inbox) >= self._max_pending:
-            self._space.clear()
-            if len(inbox) >= self._max_pending:
-                self._space.wait(1.0)
-        inbox.append(
-            (
-                message.topic,
-                bytes(message.payload),
-                message.qos,
-                message.mid,
-                time.time_ns(),
-                time.monotonic(),
-            )
+        # BrokerLink reads only while the core accepts, so every message can be handed over.
+        actions = self.delivery.received(
+            message.topic, bytes(message.payload), message.qos, message.mid, time.time_ns(), time.monotonic()
         )
-        if not self._signalled:
-            self._signalled = True
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    def _hand_over(self, marker: str) -> None:
-        self._inbox.append(marker)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        if actions:
+            self._carry_out(actions)
+        self._wake.set()  # a new batch has a deadline the waiting loop must know
 
     # ---- asyncio side ------------------------------------------------------------------------
 
@@ -212,63 +176,54 @@ class Ingester:
         Raises ``ClientIdTakenOver`` (after setting ``stop``, so the whole process ends) when
         another client uses our client id.
         """
-        self._loop = asyncio.get_running_loop()
-        client = self._connect()
-        background = [
+        link = self._connect()
+        # Parts that run as long as the ingester: one that ends is a failure of the ingester.
+        lasting = [
+            asyncio.create_task(link.run(self._connect_once)),
             asyncio.create_task(self._idle_watchdog(stop)),
             asyncio.create_task(self._replay(stop)),
-            asyncio.create_task(self._prepare_store(stop)),
         ]
+        background = [*lasting, asyncio.create_task(self._prepare_store(stop))]
+        for task in lasting:
+            task.add_done_callback(lambda _: self._wake.set())
         try:
             self.ready.set()
             while not stop.is_set() and self._fatal is None:
+                if link.failure is not None:
+                    raise link.failure
+                for task in lasting:
+                    if task.done() and not stop.is_set():
+                        task.result()
+                        raise RuntimeError(f"{task.get_coro()!r} ended by itself")
                 self._step()
                 await self._wait(stop)
         finally:
             await self._end_io()
+            link.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            client.disconnect()
-            client.loop_stop()
             self.metrics.connected.set(0)
         if self._fatal is not None:
             stop.set()
             raise self._fatal
 
     def _step(self) -> None:
-        """Feed the core what arrived (while it accepts), a finished write or append, and the time."""
-        delivery, inbox = self.delivery, self._inbox
+        """Tell the core a finished write or append and the time; read again if it accepts."""
         io = self._io
         if io is not None and io.done():
             self._io = None
             # The outcome goes to the core only now, so that an action it returns (the next write)
             # starts after this one has ended. An I/O helper that raised is a bug: it ends the ingester.
             self._carry_out(io.result()())
-        while inbox and delivery.accepting:
-            item = inbox.popleft()
-            if item is _CONNECTED:
-                delivery.connected()
-            elif item is _DISCONNECTED:
-                delivery.disconnected()
-            else:
-                assert not isinstance(item, str)
-                actions = delivery.received(*item)
-                if actions:
-                    self._carry_out(actions)
-        if len(inbox) < self._max_pending // 2:
-            self._space.set()
-        self._carry_out(delivery.tick(time.monotonic()))
-        self.metrics.pending.set(delivery.pending + len(inbox))
+        self._carry_out(self.delivery.tick(time.monotonic()))
+        self.metrics.pending.set(self.delivery.pending)
+        if self._link is not None:
+            self._link.resume()
 
     async def _wait(self, stop: asyncio.Event) -> None:
-        """Until there is something for ``_step``: a message it can take, an I/O result or a deadline."""
+        """Until there is something for ``_step``: an I/O result, a new batch or a deadline."""
         self._wake.clear()
-        if self.delivery.accepting:
-            # Re-arm the paho thread's wake-up, then look again: a message appended in between is not missed.
-            self._signalled = False
-            if self._inbox:
-                return
         if self._io is not None and self._io.done():
             return
         deadline = self.delivery.next_deadline()
@@ -339,20 +294,28 @@ class Ingester:
             return partial(self.delivery.spooled, action.batch)
         return partial(self.delivery.spool_failed, action.batch, time.monotonic())
 
-    def _connect(self) -> mqtt.Client:
-        client = make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
+    def _connect(self) -> BrokerLink:
+        client = BufferedClient.adopt(
+            make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
+        )
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        endpoint = self.settings.mqtt
+        self._client = client
+        self._link = BrokerLink(
+            client, endpoint.host, endpoint.port, lambda: self.delivery.accepting, self._wake.set
+        )
+        return self._link
+
+    def _connect_once(self) -> None:
+        assert self._client is not None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
         props.ReceiveMaximum = self.settings.receive_maximum
         endpoint = self.settings.mqtt
-        client.connect_async(endpoint.host, endpoint.port, keepalive=30, clean_start=False, properties=props)
-        client.loop_start()
-        self._client = client
-        return client
+        self._client.connect(endpoint.host, endpoint.port, keepalive=30, clean_start=False, properties=props)
 
     async def _prepare_store(self, stop: asyncio.Event) -> None:
         """Once InfluxDB answers: create the database and seed the live state from it."""
@@ -469,7 +432,7 @@ class Ingester:
 
     def _ack(self, action: Ack) -> None:
         client = self._client
-        if client is not None and action.generation == self._generation:
+        if client is not None and action.generation == self.delivery.generation:
             for mid, qos in action.messages:
                 client.ack(mid, qos)
             self.metrics.acked.inc(len(action.messages))
@@ -486,7 +449,7 @@ class Ingester:
                 log.warning(
                     "no message for %.0f s (connected: %s); check the sensors and the broker",
                     idle,
-                    self._connected.is_set(),
+                    self._connected,
                 )
                 warned = True
             elif idle <= self.settings.idle_warning_s:
@@ -497,8 +460,8 @@ class Ingester:
 
     def health(self) -> dict[str, Any]:
         return {
-            "broker_connected": self._connected.is_set(),
-            "pending": len(self._inbox) + self.delivery.pending,
+            "broker_connected": self._connected,
+            "pending": self.delivery.pending,
             "spool_bytes": self.spool.depth_bytes,
             "idle_s": round(time.monotonic() - self._last_message_mono, 1),
         }
