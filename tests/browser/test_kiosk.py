@@ -16,7 +16,7 @@ from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
 from tests.browser.conftest import Tab
 from tests.browser.contract import CONTRACT_PATHS, serve_contract_data, serve_contract_failures
-from tests.conftest import Servers, _healthy
+from tests.conftest import READY_DEADLINE_S, Servers, _healthy
 from tests.helpers import Service, publish_all, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -236,7 +236,7 @@ def test_the_page_reconnects_by_itself_after_the_api_restarts(
 
     def start_api(name: str) -> Service:
         service = Service(name, ["api", "--port", str(port)], stack_env, tmp_path / f"{name}.log").start()
-        wait_for(lambda: _healthy(f"{base}/readyz") or not service.alive(), 20, f"{name} ready")
+        wait_for(lambda: _healthy(f"{base}/readyz") or not service.alive(), READY_DEADLINE_S, f"{name} ready")
         assert service.alive(), service.output()
         return service
 
@@ -315,7 +315,7 @@ def test_a_bay_whose_sensor_falls_silent_turns_unknown_by_the_apis_cutoff(
     env = {**stack_env, "PARKLOTSE_STALE_AFTER_S": "30"}
     api = Service("api-stale", ["api", "--port", str(port)], env, tmp_path / "api.log").start()
     try:
-        wait_for(lambda: _healthy(f"{base}/readyz") or not api.alive(), 60, "API ready")
+        wait_for(lambda: _healthy(f"{base}/readyz") or not api.alive(), READY_DEADLINE_S, "API ready")
         assert api.alive(), api.output()
         open_kiosk(tab, base)
         heard = time.time_ns() - 18 * 1_000_000_000
