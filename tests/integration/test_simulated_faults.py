@@ -44,6 +44,11 @@ def problems(api: str) -> dict[str, list[str]]:
     return {s["bay"]: [p["code"] for p in s["problems"]] for s in body.get("sensors", [])}
 
 
+def simulator(api: str) -> dict[str, Any]:
+    response = httpx.get(f"{api}/api/v1/simulator", params={"site": "showroom"}, timeout=5)
+    return response.json() if response.status_code == 200 else {}
+
+
 def command(api: str, body: dict[str, Any]) -> None:
     response = httpx.post(
         f"{api}/api/v1/simulator", headers=TOKEN, json={"site": "showroom", **body}, timeout=5
@@ -58,6 +63,7 @@ def test_staff_break_two_sensors_and_the_health_view_lists_exactly_them(stack: s
         lambda: (p := problems(stack)) and not any(p.values()), 240, "a healthy showroom", interval_s=0.5
     )
 
+    wait_for(lambda: simulator(stack).get("site") == "showroom", 60, "the simulator's status in the API")
     command(stack, {"break_sensors": {"kind": "silent", "bays": ["A03"]}})
     command(stack, {"break_sensors": {"kind": "flapping", "bays": ["B05"]}})
     wanted = {"A03": ["silent"], "B05": ["flapping"]}
@@ -67,8 +73,7 @@ def test_staff_break_two_sensors_and_the_health_view_lists_exactly_them(stack: s
         "A03 silent, B05 flapping",
         0.5,
     )
-    status = httpx.get(f"{stack}/api/v1/simulator", params={"site": "showroom"}, timeout=5).json()
-    assert status["sensor_faults"] == {"A03": "silent", "B05": "flapping"}
+    assert simulator(stack)["sensor_faults"] == {"A03": "silent", "B05": "flapping"}
 
     command(stack, {"repair_sensors": True})
     wait_for(lambda: not any(problems(stack).values()), 120, "every sensor fine again", interval_s=0.5)
