@@ -26,11 +26,23 @@ from api.broadcast import Broadcaster
 from api.current import CurrentView
 from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
 from api.errors import history_error, rollup_not_ready, store_error
+from api.forecasts import ForecastService
 from api.guidance import Guide, HoldPolicy
 from api.head import HeadAsGet
 from api.livefeed import LiveFeed
 from api.models import Problem, ValidationProblem
-from api.routes import dashboard, figures, guidance, health, history, opendata, simulator, sites, stream
+from api.routes import (
+    dashboard,
+    figures,
+    forecast,
+    guidance,
+    health,
+    history,
+    opendata,
+    simulator,
+    sites,
+    stream,
+)
 from api.routes.sensors import router as sensors_router
 from api.settings import ApiSettings
 from api.simulators import SimulatorBook
@@ -238,6 +250,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 chunk_days=settings.rollup_chunk_days,
             )
             rollups = RollupKeeper(store, registry, policy)
+            forecasts = ForecastService(store, registry, rollups)
             app.state.services = Services(
                 settings,
                 registry,
@@ -248,9 +261,11 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 simulators,
                 guide,
                 current,
+                forecasts,
                 rollups=rollups,
             )
             await rollups.start()
+            await forecasts.start()
             # What start-up made (registry, states, caches) lives as long as the process: the
             # collector need not walk it again, which keeps its full passes short under load.
             gc.collect()
@@ -258,6 +273,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
             try:
                 yield
             finally:
+                await forecasts.stop()
                 await rollups.stop()
                 feed.stop()
 
@@ -331,6 +347,7 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
     for router in (
         sites.router,
         history.router,
+        forecast.router,
         guidance.router,
         opendata.router,
         simulator.router,

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.broadcast import Broadcaster
 from api.current import CurrentView
+from api.forecasts import ForecastService
 from api.guidance import Guide
 from api.livefeed import LiveFeed
 from api.settings import ApiSettings
@@ -35,6 +36,7 @@ class Services:
     simulators: SimulatorBook
     guide: Guide
     current: CurrentView
+    forecasts: ForecastService
     rollups: RollupKeeper
 
 

@@ -1,0 +1,305 @@
+"""The forecast service: per site, a model fitted on the stored history, and forecasts kept ready.
+
+In the background (never in a request): at start-up and then daily, each site's model is fitted on its
+last ``forecast_history_days`` of 5-minute occupancy (the rollups, and raw readings since their last
+pass) and back-tested on its last ``forecast_backtest_days``; every ``forecast_refresh_s`` the newest
+readings are appended and the forecasts of the site and each zone computed anew. A request only reads
+what was computed. Fitting runs in a thread, so the event loop keeps serving meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from forecast.calendar import DEFAULT_REGION, HolidayCalendar
+from forecast.data import Series
+from forecast.model import MIN_HISTORY_DAYS, NotEnoughHistory
+from forecast.site import ScopeForecast, SiteModel, fit_site, forecast_scope, series_from_shares
+from forecast.timeseries import DAY, MAX_GAP
+from parking.history.influxql import OCCUPANCY_FIELDS, Scope
+from parking.history.planner import interval_buckets
+from parking.history.rollups import RollupKeeper
+from parking.history.sums import HEATMAP_TZ
+from parking.history.windows import FINE_ROLLUP_NS, Window
+from parking.registry import Registry, Site
+from parking.store import InfluxStore, StoreError
+
+log = logging.getLogger(__name__)
+
+STEP_NS = FINE_ROLLUP_NS
+# Appended readings overlap the kept ones by this much: the last rollup pass may have completed them.
+OVERLAP_S = 2 * 3600
+CAUGHT_UP_S = 3 * 3600
+WAITING_POLL_S = 10.0  # how often a site without a model looks whether its rollups are there
+
+
+class ForecastSettings(BaseSettings):
+    """``PARKLOTSE_FORECAST_*``: how the API keeps its forecasts (docs/forecast.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="PARKLOTSE_", extra="ignore", frozen=True)
+
+    forecast_enabled: bool = True
+    forecast_history_days: int = Field(default=56, ge=MIN_HISTORY_DAYS + 1, le=400)
+    forecast_backtest_days: int = Field(default=7, ge=1, le=28)
+    forecast_refit_s: float = Field(default=86_400.0, gt=0)
+    forecast_refresh_s: float = Field(default=300.0, gt=0)
+    forecast_holidays: str = DEFAULT_REGION
+
+
+class State(Enum):
+    WAITING = "waiting"  # not tried yet, or the rollups are being built
+    NOT_ENOUGH_HISTORY = "not_enough_history"
+    FAILED = "failed"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class ZoneForecast:
+    zone: str | None
+    capacity: int
+    forecast: ScopeForecast
+
+
+@dataclass(frozen=True)
+class SiteForecasts:
+    model: SiteModel
+    trained_at: float  # UTC seconds
+    computed_at: float
+    scopes: dict[str | None, ZoneForecast]
+    # Answers as sent, per (zone, steps): made once per computation, so a request is a look-up.
+    bodies: dict[tuple[str | None, int], bytes] = field(default_factory=dict)
+
+
+@dataclass
+class SiteEntry:
+    state: State = State.WAITING
+    message: str = "the forecast model has not been fitted yet"
+    model: SiteModel | None = None
+    trained_at: float = 0.0
+    series: dict[str | None, Series] = field(default_factory=dict)
+    ready: SiteForecasts | None = None
+
+
+class ForecastUnavailable(Exception):
+    """No forecast to give: ``message`` says why (and ``disabled`` whether it is switched off)."""
+
+    def __init__(self, message: str, *, disabled: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.disabled = disabled
+
+
+def scopes_of(site: Site) -> dict[str | None, tuple[Scope, int]]:
+    """The site (zone None) and each zone, with its bays as capacity."""
+    found: dict[str | None, tuple[Scope, int]] = {
+        None: (Scope(site.id, known=tuple(sorted(site.bays))), len(site.bays))
+    }
+    for zone in site.zones:
+        bays = tuple(sorted(b.id for b in site.bays.values() if b.zone == zone))
+        found[zone] = (Scope(site.id, bays, known=bays), len(bays))
+    return found
+
+
+class ForecastService:
+    def __init__(
+        self,
+        store: InfluxStore,
+        registry: Registry,
+        keeper: RollupKeeper,
+        settings: ForecastSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.keeper = keeper
+        self.settings = settings or ForecastSettings()
+        self.clock = clock
+        self.zone = ZoneInfo(HEATMAP_TZ)
+        self._sites: dict[str, SiteEntry] = {site: SiteEntry() for site in registry.sites}
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------ what requests read
+
+    def get(self, site: str) -> SiteForecasts:
+        if not self.settings.forecast_enabled:
+            raise ForecastUnavailable(
+                "forecasts are switched off (PARKLOTSE_FORECAST_ENABLED)", disabled=True
+            )
+        entry = self._sites.get(site)
+        if entry is None or entry.ready is None:
+            message = entry.message if entry is not None else "no forecast for this site"
+            raise ForecastUnavailable(message)
+        return entry.ready
+
+    def status(self, site: str) -> tuple[str, str]:
+        """The site's state (ready, waiting, not_enough_history, failed, disabled) and why."""
+        if not self.settings.forecast_enabled:
+            return "disabled", "forecasts are switched off (PARKLOTSE_FORECAST_ENABLED)"
+        entry = self._sites.get(site)
+        if entry is None:
+            return State.WAITING.value, "no forecast for this site"
+        return entry.state.value, entry.message
+
+    # ------------------------------------------------------------ the background
+
+    async def start(self) -> None:
+        if self.settings.forecast_enabled:
+            self._task = asyncio.create_task(self._run(), name="parklotse-forecasts")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            for site in list(self._sites):
+                try:
+                    await self.update(site)
+                except StoreError as exc:
+                    log.warning("forecast of site %s postponed: %s", site, exc)
+                except Exception:
+                    self._sites[site].state = State.FAILED
+                    self._sites[site].message = "the forecast failed; it is tried again at the next pass"
+                    log.exception("forecast of site %s failed; trying again at the next pass", site)
+            waiting = any(e.model is None and e.state is State.WAITING for e in self._sites.values())
+            await asyncio.sleep(
+                min(WAITING_POLL_S, self.settings.forecast_refresh_s)
+                if waiting
+                else self.settings.forecast_refresh_s
+            )
+
+    async def update(self, site_id: str) -> None:
+        """Fit the site's model if due, then compute its forecasts from the newest readings."""
+        site = self.registry.site(site_id)
+        entry = self._sites[site_id]
+        watermark = self.keeper.watermark(site_id)
+        # While the rollups are being built their watermark trails far behind: the raw readings since
+        # then would be slow to read, and the rollups will have them shortly.
+        if site is None or watermark is None or watermark < (self.clock() - CAUGHT_UP_S) * 1e9:
+            entry.message = "the forecast waits for the history rollups, which are being built"
+            return
+        now = self.clock()
+        if entry.trained_at == 0.0 or now - entry.trained_at >= self.settings.forecast_refit_s:
+            await self.fit(site, entry, now)
+        else:
+            await self._append(site, entry, now)
+        if entry.model is not None:
+            await self._compute(site, entry)
+
+    async def fit(self, site: Site, entry: SiteEntry, now: float) -> None:
+        days = self.settings.forecast_history_days
+        log.info("forecast of site %s: reading %d days of history", site.id, days)
+        entry.series = await self._read(site, int(now) - days * DAY, int(now))
+        log.info("forecast of site %s: fitting on %d readings", site.id, sum(map(len, entry.series.values())))
+        started = time.perf_counter()
+        calendar = HolidayCalendar(self.settings.forecast_holidays)
+        try:
+            model = await asyncio.to_thread(
+                fit_site,
+                list(entry.series.values()),
+                calendar,
+                backtest_days=self.settings.forecast_backtest_days,
+            )
+        except NotEnoughHistory as exc:
+            entry.state, entry.message = State.NOT_ENOUGH_HISTORY, str(exc)
+            entry.trained_at = now
+            log.info(
+                "forecast of site %s: %s; trying again in %.0f s",
+                site.id,
+                exc,
+                self.settings.forecast_refit_s,
+            )
+            return
+        entry.model, entry.trained_at = model, now
+        log.info(
+            "forecast of site %s: fitted in %.1f s%s",
+            site.id,
+            time.perf_counter() - started,
+            "" if model.backtest is None else f"; back-test 30 min {_mae(model, 30)}",
+        )
+
+    async def _append(self, site: Site, entry: SiteEntry, now: float) -> None:
+        since = min((int(s.times[-1]) for s in entry.series.values() if len(s)), default=int(now)) - OVERLAP_S
+        fresh = await self._read(site, since, int(now))
+        for zone, new in fresh.items():
+            old = entry.series.get(zone)
+            if old is None or len(old) == 0:
+                entry.series[zone] = new
+                continue
+            keep = old.times < (new.times[0] if len(new) else old.times[-1] + 1)
+            # Drop what is older than the history kept, so memory stays bounded between refits.
+            keep &= old.times >= now - self.settings.forecast_history_days * DAY
+            entry.series[zone] = Series(
+                zone or "",
+                np.concatenate([old.times[keep], new.times]),
+                np.concatenate([old.local[keep], new.local]),
+                np.concatenate([old.share[keep], new.share]),
+                np.concatenate([old.capacity[keep], new.capacity]),
+            )
+
+    async def _compute(self, site: Site, entry: SiteEntry) -> None:
+        assert entry.model is not None
+        model = entry.model
+        capacities = {zone: capacity for zone, (_, capacity) in scopes_of(site).items()}
+        now = self.clock()
+        series = dict(entry.series)
+
+        def compute() -> dict[str | None, ZoneForecast]:
+            found = {}
+            for zone, s in series.items():
+                # A forecast from a reading older than the longest gap the model bridges is no forecast.
+                if len(s) and now - s.times[-1] <= MAX_GAP:
+                    found[zone] = ZoneForecast(zone, capacities[zone], forecast_scope(model, s))
+            return found
+
+        scopes = await asyncio.to_thread(compute)
+        if not scopes:
+            entry.state = State.WAITING
+            entry.message = (
+                f"no readings of site {site.id} in the last {MAX_GAP // 60} minutes to forecast from"
+            )
+            entry.ready = None
+            return
+        entry.state, entry.message = State.READY, "ready"
+        entry.ready = SiteForecasts(model, entry.trained_at, now, scopes)
+
+    async def _read(self, site: Site, start_s: int, end_s: int) -> dict[str | None, Series]:
+        """Occupied share per 5 minutes of the site and each zone: the rollups, then raw readings."""
+        window = Window(start_s * 10**9 // STEP_NS * STEP_NS, end_s * 10**9 // STEP_NS * STEP_NS, STEP_NS)
+        found = {}
+        for zone, (scope, capacity) in scopes_of(site).items():
+            buckets, _ = await interval_buckets(
+                self.store, self.keeper, scope, zone, window, window.end_ns, "auto", OCCUPANCY_FIELDS
+            )
+            # Complete intervals only, each stamped at its end: that is when its share was known.
+            rows = [
+                ((t + STEP_NS) // 10**9, b.occupancy)
+                for t, b in sorted(buckets.items())
+                if b.occupancy is not None and t + STEP_NS <= window.end_ns
+            ]
+            found[zone] = series_from_shares(
+                zone or "", [t for t, _ in rows], [share for _, share in rows], capacity, self.zone
+            )
+        return found
+
+
+def _mae(model: SiteModel, horizon_min: int) -> str:
+    assert model.backtest is not None
+    for s in model.backtest.scores:
+        if s.horizon_min == horizon_min:
+            return f"model {s.mae['model']:.2f} vs persistence {s.mae['persistence']:.2f} points (n {s.n})"
+    return "n/a"
