@@ -37,6 +37,8 @@ const TEXT = {
     your_car: "Ihr Auto: Platz {bay} belegt",
     measured_title: "Gemessen", occupied_now: "belegt, jetzt", above_85_today: "heute über 85 % belegt",
     curve_says: "Bei dieser Belegung sucht ein Auto im Mittel", curve_source: "Aus dem kalibrierten Innenstadt-Modell, keine Messung.",
+    forecast_in: "in 30 Min: ~{n} frei", forecast_band: "({lo}–{hi})",
+    forecast_note: "in 30 Min: Prognose (Modellrechnung, täglich neu gelernt). Mittlerer Fehler im Test: {e} Prozentpunkte; letzten Wert fortschreiben: {p}.",
   },
   en: {
     title: "Parking with sensors", free: "free", occupied: "occupied", unknown: "no report", closed: "closed",
@@ -71,6 +73,8 @@ const TEXT = {
     your_car: "Your car: bay {bay} taken",
     measured_title: "Measured", occupied_now: "occupied now", above_85_today: "above 85 % today",
     curve_says: "At this occupancy a car searches on average", curve_source: "From the calibrated town-centre model, not a measurement.",
+    forecast_in: "in 30 min: ~{n} free", forecast_band: "({lo}–{hi})",
+    forecast_note: "in 30 min: forecast (model estimate, refitted daily). Mean error in the back-test: {e} percentage points; carrying the last value forward: {p}.",
   },
 };
 
@@ -231,6 +235,8 @@ async function start() {
   setInterval(sampleOccupancy, mode === "twin" ? OCC_SAMPLE_SIM_MS : OCC_SAMPLE_MS);
   setInterval(loadOccupancy, OCC_REFRESH_MS);
   setInterval(loadHeatmap, HEAT_REFRESH_MS);
+  loadForecasts();
+  setInterval(loadForecasts, FORECAST_REFRESH_MS);
   setInterval(tick, 1000);
   tick();
 }
@@ -539,9 +545,77 @@ function buildZoneTiles() {
       <div class="zbar"><div class="seg free"></div><div class="seg occupied"></div><div class="seg unknown"></div><div class="seg closed"></div></div>`;
     tile.querySelector(".zname").textContent = zoneLabel(zone);
     tile.querySelector(".zword").textContent = t("free");
+    tile.appendChild(Object.assign(document.createElement("div"), { className: "zforecast" }));
     box.appendChild(tile);
   }
   if (K.fig) drawCounts();
+  drawForecasts();
+}
+
+// ---------------------------------------------------------------- forecast on the zone tiles
+
+const FORECAST_REFRESH_MS = 5 * 60_000;  // the API computes them every five minutes
+const FORECAST_AHEAD_MS = 30 * 60_000;
+K.forecasts = new Map();                 // zone -> the API's forecast (or absent: nothing shown)
+
+// A zone's tile shows "in 30 Min: ~N frei" only where the site's back-test says the model beat
+// carrying the last value forward at 30 minutes; otherwise the current count is the better guess.
+async function loadForecasts() {
+  if (K.mode !== "sensors") return;
+  // The list always answers 200: a site without a (good enough) forecast is never asked for one.
+  const states = await getJSON("/api/v1/forecasts").catch(() => []);
+  const mine = states.find((s) => s.site === K.site);
+  if (!mine || mine.state !== "ready" || !mine.beats_persistence_at_30_min) {
+    K.forecasts.clear();
+    drawForecasts();
+    return;
+  }
+  await Promise.all(K.zones.map(async (zone) => {
+    try {
+      const url = `/api/v1/sites/${enc(K.site)}/forecast?zone=${encodeURIComponent(zone)}&horizon=60`;
+      K.forecasts.set(zone, await getJSON(url));
+    } catch {
+      K.forecasts.delete(zone);  // e.g. no recent readings in this zone: nothing to show
+    }
+  }));
+  drawForecasts();
+}
+
+function forecastLine(body) {
+  const row = ((body.backtest || {}).horizons || []).find((h) => h.horizon_min === 30);
+  if (!row || !row.model_beats_persistence) return null;
+  const target = Date.now() + FORECAST_AHEAD_MS;
+  const point = body.points.reduce((best, p) =>
+    Math.abs(Date.parse(p.time) - target) < Math.abs(Date.parse(best.time) - target) ? p : best);
+  if (Math.abs(Date.parse(point.time) - target) > 10 * 60_000) return null;  // too old to say "in 30 min"
+  return {
+    text: `${t("forecast_in", { n: fmt(Math.round(point.free)) })} ${t("forecast_band", {
+      lo: fmt(Math.round(point.free_low)), hi: fmt(Math.round(point.free_high)) })}`,
+    note: t("forecast_note", { e: fmt(row.model, 1), p: fmt(row.persistence, 1) }),
+  };
+}
+
+function drawForecasts() {
+  let shown = 0;
+  for (const tile of document.querySelectorAll(".zone[data-zone]")) {
+    const body = K.forecasts.get(tile.dataset.zone);
+    const line = body ? forecastLine(body) : null;
+    const el = tile.querySelector(".zforecast");
+    if (!el) continue;
+    setText(el, line ? line.text : "");
+    el.title = line ? line.note : "";
+    if (line) shown += 1;
+  }
+  $("zones").classList.toggle("forecasting", shown > 0);
+  setText($("forecast-note"), shown ? forecastLineNote() : "");
+}
+
+function forecastLineNote() {
+  for (const body of K.forecasts.values()) {
+    const line = forecastLine(body);
+    if (line) return line.note;
+  }
+  return "";
 }
 
 function newestReportMs() {

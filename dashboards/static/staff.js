@@ -26,6 +26,12 @@ const TEXT = {
     speed_help: "Simulierte Sekunden je echter Sekunde; 20–30× lässt sich gut zusehen.",
     hour: "Zu Uhrzeit springen", jump: "Springen",
     hour_help: "Der simulierte Tag beginnt zu dieser Uhrzeit neu (z. B. Markttag 11 Uhr: Spitze).",
+    fc_title: "Prognose: gemessener Fehler",
+    fc_help: "Modellrechnung, täglich aus der Geschichte des Ortes neu gelernt und an seinen letzten Tagen geprüft (nur mit Daten davor trainiert). Mittlerer absoluter Fehler in Prozentpunkten der Plätze, kleiner ist besser; daneben einfache Vergleichsprognosen auf denselben Fällen (n).",
+    fc_horizon: "Vorlauf", fc_model: "Modell", fc_persistence: "letzter Wert", fc_week: "gleiche Zeit vor 1 Woche",
+    fc_median: "Median Wochentag × Uhrzeit", fc_band: "im 10–90-%-Band", fc_next_day: "nächster Tag",
+    fc_period: "Testzeitraum {from} bis {to}, Modell gelernt bis {trained}", fc_none: "keine Prognose:",
+    fc_shown: "Kiosk zeigt „in 30 Min“: {yes}", yes: "ja", no: "nein (schlägt den letzten Wert nicht)",
   },
   en: {
     title: "Parklotse – controls", token_title: "Access", token_label: "Control token", token_save: "Sign in",
@@ -50,6 +56,12 @@ const TEXT = {
     speed_help: "Simulated seconds per real second; 20–30× is good to watch.",
     hour: "Jump to a time of day", jump: "Jump",
     hour_help: "The simulated day restarts at this hour (e.g. market day 11:00: the peak).",
+    fc_title: "Forecast: measured error",
+    fc_help: "A model estimate, refitted daily on the site's history and tested on its last days (trained only on the data before them). Mean absolute error in percentage points of the bays, lower is better; beside it simple forecasts on the same cases (n).",
+    fc_horizon: "Ahead", fc_model: "Model", fc_persistence: "last value", fc_week: "same time a week ago",
+    fc_median: "weekday × time median", fc_band: "inside the 10–90 % band", fc_next_day: "next day",
+    fc_period: "Test period {from} to {to}, model trained until {trained}", fc_none: "no forecast:",
+    fc_shown: "Kiosk shows “in 30 min”: {yes}", yes: "yes", no: "no (does not beat the last value)",
   },
 };
 const TOKEN_KEY = "parklotse.token";
@@ -292,6 +304,77 @@ function renderLinks() {
   }
 }
 
+// ---------------------------------------------------------------- the forecast's back-test
+
+function fill(key, vars) {
+  let s = t(key);
+  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
+  return s;
+}
+
+function day(iso) { return new Date(iso).toLocaleString(lang === "de" ? "de-DE" : "en-GB", { dateStyle: "short", timeStyle: "short" }); }
+
+function cell(tag, content) {
+  const el = document.createElement(tag);
+  el.textContent = content;
+  return el;
+}
+
+function backtestTable(body) {
+  const table = document.createElement("table");
+  table.className = "backtest";
+  const head = document.createElement("tr");
+  for (const key of ["fc_horizon", "fc_model", "fc_persistence", "fc_week", "fc_median", "n", "fc_band"]) head.append(cell("th", t(key)));
+  table.append(head);
+  const number = (v, digits = 2) => (v === null ? "–" : v.toLocaleString(lang === "de" ? "de-DE" : "en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+  for (const row of body.backtest.horizons) {
+    const tr = document.createElement("tr");
+    const best = Math.min(...["model", "persistence", "same_slot_last_week", "weekday_slot_median"].map((k) => row[k] ?? Infinity));
+    tr.append(cell("td", row.horizon_min === 1440 ? t("fc_next_day") : `${row.horizon_min} min`));
+    for (const key of ["model", "persistence", "same_slot_last_week", "weekday_slot_median"]) {
+      const td = cell("td", number(row[key]));
+      if (row[key] === best) td.className = "best";
+      tr.append(td);
+    }
+    tr.append(cell("td", number(row.n, 0)), cell("td", row.band_10_90_coverage === null ? "–" : `${Math.round(row.band_10_90_coverage * 100)} %`));
+    table.append(tr);
+  }
+  return table;
+}
+
+async function loadForecasts() {
+  const box = $("forecast-tables");
+  const parts = [];
+  const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
+  // The list always answers 200; a site's forecast is only asked for once it is there.
+  const states = await fetch("/api/v1/forecasts", { cache: "no-store", headers })
+    .then((r) => (r.ok ? r.json() : [])).catch(() => []);
+  for (const s of sites) {
+    const h = cell("h3", `${s.name} (${s.id})`);
+    const state = states.find((x) => x.site === s.id);
+    if (!state || state.state !== "ready") {
+      parts.push(h, cell("p", `${t("fc_none")} ${state ? state.detail : "–"}`));
+      continue;
+    }
+    try {
+      const response = await fetch(`/api/v1/sites/${encodeURIComponent(s.id)}/forecast?horizon=15`, { cache: "no-store", headers });
+      const body = await response.json();
+      if (!response.ok) { parts.push(h, cell("p", `${t("fc_none")} ${body.detail}`)); continue; }
+      if (!body.backtest) { parts.push(h, cell("p", `${t("fc_none")} ${body.backtest_note}`)); continue; }
+      const thirty = body.backtest.horizons.find((r) => r.horizon_min === 30);
+      parts.push(
+        h,
+        cell("p", fill("fc_period", { from: day(body.backtest.test_from), to: day(body.backtest.test_to), trained: day(body.trained_to) })),
+        backtestTable(body),
+        cell("p", fill("fc_shown", { yes: thirty && thirty.model_beats_persistence ? t("yes") : t("no") })),
+      );
+    } catch (err) {
+      parts.push(h, cell("p", `${t("fc_none")} ${err.message}`));
+    }
+  }
+  box.replaceChildren(...parts);
+}
+
 async function loadSites() {
   try {
     const response = await fetch("/api/v1/sites", { cache: "no-store" });
@@ -300,6 +383,7 @@ async function loadSites() {
     sites = [];
   }
   renderLinks();
+  loadForecasts();
 }
 
 function init() {
@@ -310,6 +394,7 @@ function init() {
     if (lang === "en") url.searchParams.set("lang", "en"); else url.searchParams.delete("lang");
     history.replaceState(null, "", url);
     applyLanguage();
+    loadForecasts();
   });
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
