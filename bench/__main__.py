@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [ingest|spool|simulator|positions|history|kiosk|api|fleet]``."""
+"""Run the benchmarks: ``python -m bench [NAME …]`` (names in BENCHES; all of them without one)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["ingest", "spool", "simulator", "positions", "history", "kiosk", "api", "fleet"]
+BENCHES = ["ingest", "spool", "simulator", "positions", "history", "kiosk", "api", "fleet", "forecast"]
 
 
 def main() -> int:
