@@ -19,7 +19,7 @@ Choices where the format leaves room:
 * ``static_data_updated_at`` (required by ParkAPI for sites and spots) is when the site file was
   last changed, as read at start-up: the site file is the static data.
 
-``tests/unit/test_opendata_official.py`` validates both exports with ParkAPI's own input models
+``tests/unit/api/opendata/test_opendata_official.py`` validates both exports with ParkAPI's own input models
 (parkapi-sources 0.38.5, the version park-api-v3 pins).
 """
 

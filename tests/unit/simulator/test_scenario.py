@@ -21,7 +21,7 @@ from simulator.scenario import (
     scenario_names,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _write(tmp_path: Path, document: Mapping[str, Any], name: str = "bad.json") -> Path:

@@ -31,8 +31,8 @@ from parking.registry import Site, load_site, parse_site
 from parking.settings import PACKAGED_SITES_DIR
 from parking.state import BayState
 
-REPO = Path(__file__).resolve().parents[2]
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
+REPO = Path(__file__).resolve().parents[4]
+SAMPLES = Path(__file__).resolve().parents[3] / "fixtures" / "samples"
 NOW = 1_763_719_200_000_000_000  # 2025-11-21T10:00:00Z
 MINUTE = 60 * 1_000_000_000
 HOUR = 60 * MINUTE

@@ -11,7 +11,7 @@ import yaml
 from api.settings import ApiSettings
 from ingest.settings import IngestSettings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
