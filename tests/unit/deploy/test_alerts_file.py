@@ -17,7 +17,7 @@ from parking.settings import DEFAULT_SITES_DIR
 from parking.state import LiveState
 from parking.store import InfluxStore
 
-ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
+ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts.yml"
 DURATION = re.compile(r"[0-9]+(ms|s|m|h|d|w|y)")
 
 
