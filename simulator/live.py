@@ -35,7 +35,7 @@ from parking.mqtt import make_client
 from parking.registry import Bay
 from parking.settings import CommonSettings
 from parking.simulator_messages import PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
-from simulator.control import BreakSensors, Command, RunState, apply_command
+from simulator.control import BreakBays, BreakSensors, Command, RunState, apply_command
 from simulator.faults import BATTERY_V, HEARTBEAT_S, RSSI_DBM, SNR_DB, FaultKind, SensorFaults, pick_random
 from simulator.handson import HandsOn
 from simulator.metrics import TwinRun, live_kpis
@@ -257,14 +257,14 @@ class LiveRunner:
         if view is None:
             raise ValueError(f"site {site!r} is not published by this simulator")
         bays = {b: m for b, m in view.to_model.items() if m in self.views.published}
-        if request.bays is not None:
+        if isinstance(request, BreakBays):
             unknown = sorted(set(request.bays) - set(bays))
             if unknown:
                 raise ValueError(f"no simulated bay {', '.join(unknown)} in site {view.id!r}")
             return [bays[b] for b in request.bays]
         working = sorted(b for b, m in bays.items() if self.faults.kind(m) is None)
         self._draws += 1
-        return [bays[b] for b in pick_random(working, request.random or 0, self.seed * 1000 + self._draws)]
+        return [bays[b] for b in pick_random(working, request.random, self.seed * 1000 + self._draws)]
 
     def apply_real_readings(self) -> list[Message]:
         """Real sensors' readings into the model; the model site's copy of those bays follows them."""
