@@ -14,7 +14,10 @@ class IngestSettings(CommonSettings):
     # How long the broker keeps our session (and queues for us) while the ingester is away.
     session_expiry_s: int = Field(default=7 * 86_400, ge=0, le=2**32 - 1)
     # MQTT v5 Receive Maximum: un-acknowledged QoS 1 messages the broker may have in flight to us.
-    receive_maximum: int = Field(default=2_000, ge=1, le=65_535)
+    # Well above two batches: the ingester acknowledges a batch only once it is stored, and with a
+    # window of two batches the broker waits for those acks before sending more (a drain at half
+    # speed). What the ingester has not read yet waits in the socket, not in its memory.
+    receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
     share_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     batch_size: int = Field(default=1_000, ge=1, le=100_000)
     batch_interval_s: float = Field(default=0.05, gt=0, le=10)
