@@ -33,7 +33,7 @@ from parking import topics
 from parking.events import ns_to_rfc3339
 from parking.fleet.changes import ChangeWindow, parse_event
 from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
-from parking.fleet.gather import SlowFacts, assemble, read_fast, read_slow
+from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow
 from parking.fleet.rules import (
     HOUR_NS,
     BayFacts,
@@ -203,6 +203,7 @@ class FleetMonitor:
         self._clock = clock
         self._reports: dict[str, SiteHealth] = {}
         self._slow: dict[str, SlowFacts] = {}
+        self._joins: dict[str, SiteBays] = {}
         self._task: asyncio.Task[None] | None = None
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -312,7 +313,10 @@ class FleetMonitor:
             simulated = in_simulated_time(self.thresholds, simulator.speed, simulator.sensor_heartbeat_s)
             real = frozenset(simulator.real_bays)
         fast = await self._changes_per_bay(site.id, now, simulated, real)
-        facts = assemble(site, self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
+        join = self._joins.get(site.id)
+        if join is None or join.site is not site:
+            join = self._joins[site.id] = SiteBays(site)
+        facts = join.assemble(self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
         previous = self._reports.get(site.id)
         report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)
         self._reports[site.id] = report
@@ -334,9 +338,7 @@ class FleetMonitor:
             counts = self.changes.counts(site, now, window)
             hour = self.changes.counts(site, now) if real else {}
         else:
-            # read_fast counts the changes since its now - 1 h, with no end: shifted, it counts the
-            # changes of the last simulated hour (a window_ns parameter there would say it plainly).
-            counts = await read_fast(self.store, site, now - window + HOUR_NS)
+            counts = await read_fast(self.store, site, now, window)
             hour = counts if window == HOUR_NS or not real else await read_fast(self.store, site, now)
         if not real:
             return counts

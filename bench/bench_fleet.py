@@ -6,7 +6,10 @@
    every kind of problem, median of ``--repeat`` runs. Baseline in the same run: the pass the API
    already makes over the same bays whenever a site changes (``api.current.shown_states``, which
    marks silent sensors unknown), so the ratio says what the rules cost next to existing work.
-2. Unless ``--no-influx``: a local influxd (Debian's, in a temporary folder) gets a day of readings
+2. Joining the facts (``gather.SiteBays.assemble``) on inputs that reach every branch, beside the join
+   it replaced (kept here as the reference): the bench stops unless both give identical facts, and
+   prints the time of each, measured in the same run.
+3. Unless ``--no-influx``: a local influxd (Debian's, in a temporary folder) gets a day of readings
    of every bay (a change about every two hours, a heartbeat every three, battery and radio with
    each) and two weeks of daily battery readings; then the monitor's reads (the fast query of every
    evaluation, the slow ones of every 15 minutes), the joining of facts and the rules are timed as
@@ -37,7 +40,8 @@ from api.current import shown_states
 from api.fleet import evaluate
 from parking.events import BayStatus
 from parking.fleet.changes import ChangeEvent, ChangeWindow
-from parking.fleet.gather import SlowFacts, assemble, read_fast, read_slow
+from parking.fleet.deadletters import Refusal
+from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow, status_since
 from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, Thresholds, evaluate_bay, fit_trend
 from parking.lineprotocol import BAY_STATUS, SENSOR_HEALTH
 from parking.registry import Site
@@ -145,6 +149,137 @@ async def longest_hold(site: Site, facts: list[BayFacts], now: int) -> tuple[flo
     return took, max(late)
 
 
+def join_inputs(
+    site: Site, now: int, seed: int = 4
+) -> tuple[list[BayState], dict[str, int], SlowFacts, dict[str, tuple[int, Refusal]]]:
+    """Live states, change counts, slow facts and refusals that reach every branch of the join: bays of
+    every status, never heard, changed after the slow read, battery only stored or only live, volts and
+    percent, radio or none, refused messages, and zones whose bays changed at the same moment."""
+    rng = random.Random(seed)
+    statuses = (BayStatus.FREE, BayStatus.OCCUPIED, BayStatus.UNKNOWN)
+    states, changed, first, radio, volts, percent, refusals = [], {}, {}, {}, {}, {}, {}
+    for bay in site.bays:
+        kind = rng.randrange(10)
+        since = None if kind == 0 else now - rng.choice((60, 600, 3600, 7200)) * S  # ties within zones
+        if kind == 1:
+            since = now + 30 * S  # a change after the slow read
+        states.append(
+            BayState(
+                site.id,
+                bay,
+                rng.choice(statuses),
+                since,
+                None if since is None else now - rng.randrange(0, 3600) * S,
+                None if kind in (2, 3) else 3.5,
+                rng.choice((None, 55.0)),
+            )
+        )
+        if kind != 4:
+            changed[bay] = now - rng.randrange(3600, 15 * 86400) * S
+        first[bay] = now - 15 * DAY_NS
+        if kind != 5:
+            radio[bay] = (rng.uniform(-125, -80), rng.choice((None, rng.uniform(-18, 9))), rng.randrange(9))
+        days = [(now - d * DAY_NS, 3.6 - 0.01 * (14 - d)) for d in range(rng.randrange(1, 14), 0, -1)]
+        if kind != 2:
+            volts[bay] = (days[-1][1], fit_trend(days))
+        if kind == 3:
+            percent[bay] = (40.0, fit_trend([(t, 40 + v) for t, v in days]))
+        if kind == 6:
+            refusal = Refusal(site.id, bay, "bad_frame", "frame too short", now - 60 * S)
+            refusals[bay] = (rng.randrange(1, 12), refusal)
+    changes = {bay: rng.randrange(0, 30) for bay in site.bays if rng.random() < 0.5}
+    slow = SlowFacts(
+        read_ns=now,
+        changed_ns=changed,
+        first_ns=first,
+        window_start_ns=now - 15 * DAY_NS,
+        radio=radio,
+        battery_read_ns=now,
+        battery_v=volts,
+        battery_pct=percent,
+    )
+    return states, changes, slow, refusals
+
+
+def keyword_join(
+    site: Site,
+    states: list[BayState],
+    changes: dict[str, int],
+    slow: SlowFacts,
+    refusals: dict[str, tuple[int, Refusal]],
+) -> list[BayFacts]:
+    """The join as it was at commit 997c7a6, before it was made lean, kept as the reference: the registry
+    looked up per bay, the zone's two latest changes in sorted lists, facts made with keywords."""
+    since = {s.bay: status_since(s, slow) for s in states}
+    latest: dict[str, list[tuple[int, str]]] = {}
+    for s in states:
+        t = since[s.bay]
+        if t is None or s.status not in (BayStatus.FREE, BayStatus.OCCUPIED):
+            continue
+        top = latest.setdefault(site.bays[s.bay].zone, [])
+        if len(top) < 2:
+            top.append((t, s.bay))
+            top.sort(reverse=True)
+        elif t > top[1][0]:
+            top[1] = (t, s.bay)
+            if t > top[0][0]:
+                top.reverse()
+    facts = []
+    for s in states:
+        bay = site.bays[s.bay]
+        others = [t for t, b in latest.get(bay.zone, []) if b != s.bay]
+        rssi, snr, messages = slow.radio.get(s.bay, (None, None, 0))
+        refused, last = refusals.get(s.bay, (0, None))
+        volts, percent = slow.battery_v.get(s.bay), slow.battery_pct.get(s.bay)
+        facts.append(
+            BayFacts(
+                site=site.id,
+                bay=s.bay,
+                zone=bay.zone,
+                device=bay.device_id or bay.dev_eui,
+                codec=bay.codec,
+                status=s.status,
+                since_ns=since[s.bay],
+                last_seen_ns=s.last_seen_ns,
+                changes_last_hour=changes.get(s.bay, 0),
+                battery_v=s.battery_v if s.battery_v is not None else (None if volts is None else volts[0]),
+                battery_pct=s.battery_pct
+                if s.battery_pct is not None
+                else (None if percent is None else percent[0]),
+                battery_v_trend=None if volts is None else volts[1],
+                battery_pct_trend=None if percent is None else percent[1],
+                rssi_median=rssi,
+                snr_median=snr,
+                radio_messages=messages,
+                rejected=refused,
+                rejected_reason=None if last is None else last.reason,
+                zone_last_change_ns=others[0] if others else None,
+            )
+        )
+    return facts
+
+
+def bench_join(site: Site, repeat: int) -> None:
+    """The lean join beside the reference it replaced, on inputs that reach every branch: identical
+    facts, and the time of each in the same run."""
+    now = time.time_ns()
+    states, changes, slow, refusals = join_inputs(site, now)
+    join = SiteBays(site)  # the monitor keeps one per site
+    lean = list(join.assemble(states, changes, slow, refusals))
+    reference = keyword_join(site, states, changes, slow, refusals)
+    if lean != reference:
+        differ = sum(a != b for a, b in zip(lean, reference, strict=True))
+        raise SystemExit(f"the join differs from the reference for {differ} of {len(lean):,} bays")
+    zones = sum(f.zone_last_change_ns is not None for f in lean)
+    lean_s = median_time(lambda: list(join.assemble(states, changes, slow, refusals)), repeat)
+    reference_s = median_time(lambda: keyword_join(site, states, changes, slow, refusals), repeat)
+    print(f"2. joining the facts of {len(lean):,} bays, median of {repeat} runs (identical facts;")
+    print(f"   {zones:,} bays with another change in their zone):")
+    print(f"   SiteBays.assemble (the monitor's)   {lean_s * 1000:8.1f} ms")
+    print(f"   reference: the join before          {reference_s * 1000:8.1f} ms")
+    print(f"   ratio lean / reference              {lean_s / reference_s:8.2f}x")
+
+
 def day_lines(site: Site, now: int, seed: int = 2) -> list[str]:
     rng = random.Random(seed)
     lines = []
@@ -200,6 +335,7 @@ async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str
         "rules": [],
     }
     heard = heard_changes(site, now)
+    join = SiteBays(site)  # the monitor keeps one per site
     async with InfluxStore(url, DB, timeout_s=120) as store:
         for _ in range(repeat):
             started = time.perf_counter()
@@ -215,7 +351,7 @@ async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str
             heard.counts(site.id, now)
             timings["events"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            facts = list(assemble(site, states, fast, slow, {}))
+            facts = list(join.assemble(states, fast, slow, {}))
             timings["assemble"].append(time.perf_counter() - started)
             started = time.perf_counter()
             await evaluate(site, facts, slow, thresholds, now, None)
@@ -233,7 +369,7 @@ def bench_influx(site: Site, repeat: int) -> None:
             lines = day_lines(site, now)
             write(influx.url, lines)
             print(
-                f"2. wrote {len(lines):,} points (a day of readings, 14 days of battery) in "
+                f"3. wrote {len(lines):,} points (a day of readings, 14 days of battery) in "
                 f"{time.perf_counter() - started:.1f} s; a whole evaluation, median of {repeat} runs:"
             )
             t = asyncio.run(evaluate_city(influx.url, site, now, repeat))
@@ -263,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     site = city_site()
     print(f"city: {len(site.bays):,} bays in {len(site.zones)} zones")
     bench_rules(site, args.repeat)
+    bench_join(site, args.repeat)
     if not args.no_influx:
         bench_influx(site, max(3, args.repeat // 4))
 

@@ -125,9 +125,9 @@ def daily_swing(hourly: Mapping[int, float | None], end_ns: int) -> list[tuple[i
     return sorted((day, max(values) - min(values)) for day, values in full_days)
 
 
-async def read_fast(store: InfluxStore, site: str, now_ns: int) -> dict[str, int]:
-    """Status changes per bay in the last hour."""
-    return parse_changes(await store.query(fleet_changes_query(site, now_ns - HOUR_NS), epoch="ns"))
+async def read_fast(store: InfluxStore, site: str, now_ns: int, window_ns: int = HOUR_NS) -> dict[str, int]:
+    """Status changes per bay in the ``window_ns`` before ``now_ns`` (a simulated site: its hour)."""
+    return parse_changes(await store.query(fleet_changes_query(site, now_ns - window_ns), epoch="ns"))
 
 
 async def read_slow(
@@ -200,6 +200,87 @@ def _latest(live: float | None, stored: tuple[float, Trend | None] | None) -> fl
     return live if live is not None else (None if stored is None else stored[0])
 
 
+def zone_latest(
+    site: Site, states: Iterable[BayState], since: Iterable[int | None]
+) -> dict[str, tuple[int, str, int | None]]:
+    """Per zone, in one pass: the latest status change (time, bay) and the latest of any other bay,
+    so that each bay can be compared with the rest of its zone. Bays without a known free/occupied
+    status do not count."""
+    bays = site.bays
+    top: dict[str, tuple[int, str, int | None]] = {}
+    for s, t in zip(states, since, strict=True):
+        if t is None or (s.status is not BayStatus.FREE and s.status is not BayStatus.OCCUPIED):
+            continue
+        zone = bays[s.bay].zone
+        held = top.get(zone)
+        if held is None:
+            top[zone] = (t, s.bay, None)
+        elif t > held[0]:
+            top[zone] = (t, s.bay, held[0])
+        elif held[2] is None or t > held[2]:
+            top[zone] = (held[0], held[1], t)
+    return top
+
+
+class SiteBays:
+    """Joins a site's facts into ``BayFacts``; what its site file fixes (zone, device, codec) is looked
+    up once per site, not per bay and evaluation (a city has 10,080 bays, evaluated every minute)."""
+
+    __slots__ = ("_fixed", "site")
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._fixed = {b.id: (b.zone, b.device_id or b.dev_eui, b.codec) for b in site.bays.values()}
+
+    def assemble(
+        self,
+        states: Iterable[BayState],
+        changes: Mapping[str, int],
+        slow: SlowFacts,
+        refusals: Mapping[str, tuple[int, Refusal]],
+    ) -> Iterator[BayFacts]:
+        """One ``BayFacts`` per bay of the site (site-file order), made as they are taken, so that the
+        caller can give the event loop a turn between bays. Pure."""
+        states = list(states)
+        since = [status_since(s, slow) for s in states]
+        latest = zone_latest(self.site, states, since)
+        site_id, fixed = self.site.id, self._fixed
+        radio, volts_by_bay, percent_by_bay = slow.radio, slow.battery_v, slow.battery_pct
+        no_radio: tuple[float | None, float | None, int] = (None, None, 0)
+        for s, started in zip(states, since, strict=True):
+            bay = s.bay
+            zone, device, codec = fixed[bay]
+            rssi, snr, messages = radio.get(bay, no_radio)
+            refusal = refusals.get(bay)
+            volts = volts_by_bay.get(bay)
+            percent = percent_by_bay.get(bay)
+            top = latest.get(zone)
+            # Positional, in the order of BayFacts' fields: a city's facts are made every minute, and
+            # keywords cost a third of the join (tests/unit/parking/fleet/test_gather.py pins the order).
+            yield BayFacts(
+                site_id,
+                bay,
+                zone,
+                device,
+                codec,
+                s.status,
+                started,
+                s.last_seen_ns,
+                changes.get(bay, 0),
+                # After a restart the live state knows no battery until the next reading.
+                _latest(s.battery_v, volts),
+                _latest(s.battery_pct, percent),
+                None if volts is None else volts[1],
+                None if percent is None else percent[1],
+                rssi,
+                snr,
+                messages,
+                0 if refusal is None else refusal[0],
+                None if refusal is None else refusal[1].reason,
+                None if top is None else (top[2] if top[1] == bay else top[0]),
+            )
+
+
 def assemble(
     site: Site,
     states: Iterable[BayState],
@@ -207,50 +288,5 @@ def assemble(
     slow: SlowFacts,
     refusals: Mapping[str, tuple[int, Refusal]],
 ) -> Iterator[BayFacts]:
-    """One ``BayFacts`` per bay of the site (site-file order), made as they are taken, so that the
-    caller can give the event loop a turn between bays. Pure."""
-    states = list(states)
-    since = {s.bay: status_since(s, slow) for s in states}
-    # The two latest changes per zone, so each bay can be compared with the rest of its zone.
-    latest: dict[str, list[tuple[int, str]]] = {}
-    for s in states:
-        t = since[s.bay]
-        if t is None or s.status not in (BayStatus.FREE, BayStatus.OCCUPIED):
-            continue
-        top = latest.setdefault(site.bays[s.bay].zone, [])
-        if len(top) < 2:
-            top.append((t, s.bay))
-            top.sort(reverse=True)
-        elif t > top[1][0]:
-            top[1] = (t, s.bay)
-            if t > top[0][0]:
-                top.reverse()
-    for s in states:
-        bay = site.bays[s.bay]
-        others = [t for t, b in latest.get(bay.zone, []) if b != s.bay]
-        rssi, snr, messages = slow.radio.get(s.bay, (None, None, 0))
-        refused, last_refusal = refusals.get(s.bay, (0, None))
-        volts = slow.battery_v.get(s.bay)
-        percent = slow.battery_pct.get(s.bay)
-        yield BayFacts(
-            site=site.id,
-            bay=s.bay,
-            zone=bay.zone,
-            device=bay.device_id or bay.dev_eui,
-            codec=bay.codec,
-            status=s.status,
-            since_ns=since[s.bay],
-            last_seen_ns=s.last_seen_ns,
-            changes_last_hour=changes.get(s.bay, 0),
-            # After a restart the live state knows no battery until the next reading.
-            battery_v=_latest(s.battery_v, volts),
-            battery_pct=_latest(s.battery_pct, percent),
-            battery_v_trend=None if volts is None else volts[1],
-            battery_pct_trend=None if percent is None else percent[1],
-            rssi_median=rssi,
-            snr_median=snr,
-            radio_messages=messages,
-            rejected=refused,
-            rejected_reason=None if last_refusal is None else last_refusal.reason,
-            zone_last_change_ns=others[0] if others else None,
-        )
+    """``SiteBays(site).assemble(...)``, for a single join (the monitor keeps a ``SiteBays`` per site)."""
+    return SiteBays(site).assemble(states, changes, slow, refusals)

@@ -127,7 +127,8 @@ class Trend:
         """Days from the last day until the line reaches ``level``; None if it is not falling."""
         if self.slope_per_day >= 0:
             return None
-        return max(0.0, (self.value - level) / -self.slope_per_day)
+        days = (self.value - level) / -self.slope_per_day
+        return days if days > 0.0 else 0.0  # max() written out: it runs for every bay
 
 
 def fit_trend(series: Sequence[tuple[int, float]]) -> Trend | None:
