@@ -10,7 +10,7 @@ import pytest
 
 from bench.__main__ import BENCHES
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("name", BENCHES)

@@ -18,7 +18,7 @@ from ingest.lorawan import parse_chirpstack_uplink, parse_tts_uplink
 from ingest.rejections import DecodeError, Reason, Rejection
 from parking.registry import Registry, parse_site
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 RECEIVED_NS = 1_800_000_000 * 10**9
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from ingest.spool import Spool, SpoolBatch, SpoolError, SpoolFull
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HEADER_BYTES = 12  # crc32, payload length, line count
 
 

@@ -18,7 +18,7 @@ from ingest.rejections import DecodeError, Reason, Rejection
 from parking.events import BayReading, SensorHealth
 from parking.registry import Registry, parse_site
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 SITE = "lab"
 # Well after every sample's event time, so a fallback to it is recognisable.
 RECEIVED_NS = 1_800_000_000 * 10**9
