@@ -39,16 +39,6 @@ class BufferedClient(mqtt.Client):
     _read_buffer = b""
     _read_at = 0
 
-    @classmethod
-    def adopt(cls, client: mqtt.Client) -> BufferedClient:
-        """The client ``parking.mqtt.make_client`` configured (credentials, TLS), reading buffered.
-
-        Not yet connected, so nothing was read through the plain class.
-        """
-        client.__class__ = cls
-        assert isinstance(client, cls)
-        return client
-
     @property
     def buffered(self) -> bool:
         """Bytes read from the socket and not yet parsed (also inside TLS)."""

@@ -122,11 +122,20 @@ class Ingester:
     # ---- paho callbacks (on the event loop) --------------------------------------------------
 
     def _on_connect(
-        self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, _p: Any
+        self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags, reason: ReasonCode, props: Any
     ) -> None:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        # Absent, the broker's Receive Maximum is 65,535 (MQTT v5 §3.2.2.3.3).
+        broker_maximum = getattr(props, "ReceiveMaximum", 65_535)
+        inflight = self.settings.publish_inflight
+        if inflight > broker_maximum or (inflight == 0 and broker_maximum < 65_535):
+            log.warning(
+                "the broker accepts %d unacknowledged publishes, PARKLOTSE_PUBLISH_INFLIGHT is %d: lower it",
+                broker_maximum,
+                inflight,
+            )
         self.delivery.connected()
         self._takeover.connected(time.monotonic())
         client.subscribe([(f, SENSOR_SUBSCRIPTION) for f in subscription_filters(self.settings.share_group)])
@@ -295,9 +304,12 @@ class Ingester:
         return partial(self.delivery.spool_failed, action.batch, time.monotonic())
 
     def _connect(self) -> BrokerLink:
-        client = BufferedClient.adopt(
-            make_client(self.settings, self.settings.ingest_client_id, manual_ack=True)
+        client = make_client(
+            self.settings, self.settings.ingest_client_id, manual_ack=True, client_class=BufferedClient
         )
+        # paho's default lets 20 QoS 1 publishes (states, events) be in flight; the rest wait in
+        # its queue for PUBACKs that arrive behind the backlog of sensor messages.
+        client.max_inflight_messages_set(self.settings.publish_inflight)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect

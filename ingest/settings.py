@@ -18,6 +18,10 @@ class IngestSettings(CommonSettings):
     # window of two batches the broker waits for those acks before sending more (a drain at half
     # speed). What the ingester has not read yet waits in the socket, not in its memory.
     receive_maximum: int = Field(default=10_000, ge=1, le=65_535)
+    # QoS 1 publishes (states, events, dead letters) the ingester may have unacknowledged at once
+    # (0: no limit). Keep it at or below the broker's Receive Maximum (mosquitto's
+    # max_inflight_messages; deploy/mosquitto/mosquitto.conf sets no limit); a lower one is logged.
+    publish_inflight: int = Field(default=1_000, ge=0, le=65_535)
     share_group: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     batch_size: int = Field(default=1_000, ge=1, le=100_000)
     batch_interval_s: float = Field(default=0.05, gt=0, le=10)

@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import ssl
+from typing import TypeVar, overload
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from parking.settings import CommonSettings
 
+C = TypeVar("C", bound=mqtt.Client)
 
-def make_client(settings: CommonSettings, client_id: str = "", *, manual_ack: bool = False) -> mqtt.Client:
-    """A v5 client with the broker credentials and TLS options of the settings (not yet connected)."""
-    client = mqtt.Client(
+
+@overload
+def make_client(
+    settings: CommonSettings, client_id: str = "", *, manual_ack: bool = False
+) -> mqtt.Client: ...
+
+
+@overload
+def make_client(
+    settings: CommonSettings, client_id: str = "", *, manual_ack: bool = False, client_class: type[C]
+) -> C: ...
+
+
+def make_client(
+    settings: CommonSettings,
+    client_id: str = "",
+    *,
+    manual_ack: bool = False,
+    client_class: type[mqtt.Client] = mqtt.Client,
+) -> mqtt.Client:
+    """A v5 client with the broker credentials and TLS options of the settings (not yet connected).
+
+    ``client_class``: a subclass of paho's client to build instead (the ingester's buffered reader).
+    """
+    client = client_class(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=MQTTProtocolVersion.MQTTv5,

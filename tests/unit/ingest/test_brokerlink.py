@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.brokerlink import BufferedClient
@@ -13,7 +12,7 @@ from ingest.brokerlink import BufferedClient
 def test_small_reads_are_served_from_one_large_read_and_a_closed_peer_still_reads_as_closed() -> None:
     ours, broker = socket.socketpair()
     ours.setblocking(False)
-    client = BufferedClient.adopt(mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2))
+    client = BufferedClient(callback_api_version=CallbackAPIVersion.VERSION2)
     client._sock = ours
     try:
         broker.sendall(b"\x30\x05hello" * 3)
