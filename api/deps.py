@@ -86,6 +86,14 @@ async def read_access(
         check_token(services, credentials)
 
 
+async def fleet_access(
+    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]
+) -> None:
+    """The sensors' health: staff's (ApiSettings.fleet_needs_token)."""
+    if services.settings.fleet_needs_token:
+        check_token(services, credentials)
+
+
 SiteId = Annotated[
     str, Path(pattern=f"^{NAME_PATTERN}$", description="Site id, e.g. showroom", examples=["showroom"])
 ]

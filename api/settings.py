@@ -10,12 +10,21 @@ from parking.settings import CommonSettings, Need
 
 
 class ApiSettings(CommonSettings):
+    @property
+    def fleet_needs_token(self) -> bool:
+        if self.api_private_reads:
+            return True
+        return self.mode == "production" if self.api_private_fleet is None else self.api_private_fleet
+
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65_535)
     # Bearer token for control endpoints (simulator, admin); the demo value is refused in production mode.
     api_token: SecretStr = SecretStr("demo-token")
     # Read endpoints are public unless this is set; then they need the token too.
     api_private_reads: bool = False
+    # The sensors' health (devices, batteries, refused payloads) is for staff: unset, it needs the token
+    # in production mode and is open in the demo; true or false decides for both (docs/pilot.md).
+    api_private_fleet: bool | None = None
     cors_origins: list[str] = Field(default_factory=list)
     # A bay whose sensor has been silent this long is shown as unknown.
     stale_after_s: float = Field(default=6 * 3600.0, gt=0)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse
 
-from api.deps import ServicesDep, SiteDep, read_access, unknown_bay
+from api.deps import ServicesDep, SiteDep, fleet_access, unknown_bay
 from api.fleet import BayHealth, FleetMonitor, SiteHealth, fleet_lifespan, get_fleet
 from api.fleet_models import (
     DeadLetterView,
@@ -28,9 +28,10 @@ from parking.fleet.series import read_hourly
 
 # No prefix: the staff page "Sensoren" is served here too, beside the API it reads.
 router = APIRouter(tags=["fleet health"], lifespan=fleet_lifespan)
-READ = [Depends(read_access)]
+READ = [Depends(fleet_access)]
 FleetDep = Annotated[FleetMonitor, Depends(get_fleet)]
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "The token is needed (production, PARKLOTSE_API_PRIVATE_FLEET)"},
     404: {"model": Problem, "description": "Unknown site or bay, or fleet health switched off"},
     503: {"model": Problem, "description": "The first evaluation since start-up has not finished yet"},
 }

@@ -392,3 +392,15 @@ def test_control_endpoints_refuse_a_missing_or_wrong_token(
         f"{stack.api_url}/api/v1/simulator", json={"action": "pause"}, headers=headers, timeout=5
     )
     assert answer.status_code == 401
+
+
+def test_the_sensors_health_is_for_staff_in_production(stack: SecureStack) -> None:
+    url = f"{stack.api_url}/api/v1/sites/lab/sensors"
+    token = stack.values["PARKLOTSE_API_TOKEN"]
+    assert httpx.get(url, timeout=5).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong-token"}, timeout=5).status_code == 401
+    # With the token the monitor answers (503 until its first evaluation is done).
+    answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert answer.status_code in (200, 503), answer.text
+    # The occupancy itself stays open data.
+    assert httpx.get(f"{stack.api_url}/api/v1/sites/lab/bays", timeout=5).status_code == 200
