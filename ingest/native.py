@@ -13,6 +13,8 @@ from parking.timestamps import TimestampError, parse_any
 
 NATIVE_SOURCE = "native"
 KNOWN_KEYS = frozenset({"occupied", "ts", *HEALTH_RANGES})
+_HEALTH_KEYS = frozenset(HEALTH_RANGES)
+_NO_HEALTH = SensorHealth()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,12 @@ class NativeStatus:
 
 def parse_json_object(payload: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(payload)
+        # What json.loads(bytes) would do for an object in UTF-8 (its first two bytes tell the
+        # encoding), without its detection on every message.
+        if payload[:1] == b"{" and payload[1:2] != b"\x00":
+            document = json.loads(payload.decode("utf-8", "surrogatepass"))
+        else:
+            document = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError(Reason.MALFORMED_JSON, f"payload is not JSON: {exc}") from exc
     except ValueError as exc:  # e.g. an integer literal longer than Python's 4,300-digit limit
@@ -70,11 +77,14 @@ def parse_native(payload: bytes) -> NativeStatus:
         raise DecodeError(Reason.BAD_SCHEMA, "payload has no 'occupied' field")
     occupied = parse_occupied(document["occupied"])
     time_ns = None
-    if document.get("ts") is not None:
+    ts = document.get("ts")
+    if ts is not None:
         try:
-            time_ns = parse_any(document["ts"])
+            time_ns = parse_any(ts)
         except TimestampError as exc:
             raise DecodeError(Reason.BAD_TIMESTAMP, str(exc)) from exc
+    if _HEALTH_KEYS.isdisjoint(document):  # the common shape: occupancy and time only
+        return NativeStatus(occupied, time_ns, _NO_HEALTH)
     check = HealthCheck(NATIVE_SOURCE)
     health = parse_health(document, check)
     return NativeStatus(occupied, time_ns, health, tuple(check.dropped))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from parking.events import datetime_to_ns
 
@@ -28,18 +29,27 @@ def parse_rfc3339(value: str) -> int:
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     if not zulu and (int(off_h) > 23 or int(off_m) > 59):
         raise TimestampError(f"timestamp {value[:64]!r} has a zone offset beyond ±23:59")
-    nanos = int((fraction or "0").ljust(9, "0")[:9])
+    nanos = int(fraction.ljust(9, "0")) if fraction else 0
     try:
-        base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        return (
+            _second_ns(year, month, day, hour, minute, second, None if zulu else sign + off_h + off_m) + nanos
+        )
     except ValueError as exc:
         raise TimestampError(f"timestamp {value[:64]!r} is not a real date or time: {exc}") from exc
-    try:
-        if not zulu:
-            offset = timedelta(hours=int(off_h), minutes=int(off_m))
-            base = base - offset if sign == "+" else base + offset
-        return datetime_to_ns(base) + nanos
     except OverflowError as exc:  # an offset that pushes year 1 or 9999 past the calendar's end
         raise TimestampError(f"timestamp {value[:64]!r} is out of range") from exc
+
+
+@lru_cache(maxsize=4096)
+def _second_ns(
+    year: str, month: str, day: str, hour: str, minute: str, second: str, offset: str | None
+) -> int:
+    """The epoch nanoseconds of one second; cached, since a stream of readings shares its seconds."""
+    base = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    if offset is not None:
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        base = base - delta if offset[0] == "+" else base + delta
+    return datetime_to_ns(base)
 
 
 def parse_epoch(value: int | float) -> int:
