@@ -37,6 +37,7 @@ from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow
 from parking.fleet.rules import (
     HOUR_NS,
     BayFacts,
+    Limits,
     Problem,
     ProblemCode,
     SiteProblemCode,
@@ -121,10 +122,14 @@ async def evaluate(
 
     ``simulated``: the thresholds for the bays of a live simulator (all but the ``real`` ones)."""
     before = {b.facts.bay: b.problems for b in previous.bays} if previous else {}
+    await asyncio.sleep(0)
+    # Worked out once per evaluation: most bays are healthy and ``healthy`` settles them with these.
+    as_real = (thresholds, Limits.of(thresholds))
+    as_simulated = as_real if simulated is None else (simulated, Limits.of(simulated))
     bays = []
     for i, f in enumerate(facts, 1):
-        chosen = thresholds if simulated is None or f.bay in real else simulated
-        found = evaluate_bay(f, chosen, now_ns)
+        chosen, limits = as_real if f.bay in real else as_simulated
+        found = evaluate_bay(f, chosen, now_ns, limits)
         bays.append(BayHealth(f, keep_since(before.get(f.bay, ()), found, now_ns) if found else found))
         if i % YIELD_EVERY == 0:
             await asyncio.sleep(0)
@@ -316,6 +321,7 @@ class FleetMonitor:
         join = self._joins.get(site.id)
         if join is None or join.site is not site:
             join = self._joins[site.id] = SiteBays(site)
+        await asyncio.sleep(0)  # the read's parsing and the change count above held the loop
         facts = join.assemble(self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
         previous = self._reports.get(site.id)
         report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)

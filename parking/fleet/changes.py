@@ -44,7 +44,8 @@ class ChangeWindow:
     def __init__(self, window_ns: int = HOUR_NS) -> None:
         self.window_ns = window_ns
         self.heard_since_ns: int | None = None  # the feed's (re)subscription; None while it is down
-        self._times: dict[tuple[str, str], deque[int]] = {}
+        # Per site, then per bay: an evaluation counts one site's bays, not every site's.
+        self._times: dict[str, dict[str, deque[int]]] = {}
         self._status: dict[tuple[str, str], str] = {}
 
     def connected(self, now_ns: int) -> None:
@@ -59,7 +60,8 @@ class ChangeWindow:
         self._status[key] = event.status
         if before == event.status:
             return  # the ingester's first reading of a bay, or a repeat: not a change
-        self._times.setdefault(key, deque(maxlen=MAX_PER_BAY)).append(event.time_ns)
+        bays = self._times.setdefault(event.site, {})
+        bays.setdefault(event.bay, deque(maxlen=MAX_PER_BAY)).append(event.time_ns)
 
     def complete(self, now_ns: int, window_ns: int) -> bool:
         """Whether the feed has been heard for the whole window before ``now_ns``."""
@@ -70,9 +72,7 @@ class ChangeWindow:
         start = now_ns - (self.window_ns if window_ns is None else window_ns)
         oldest = now_ns - self.window_ns
         found: dict[str, int] = {}
-        for (s, bay), times in self._times.items():
-            if s != site:
-                continue
+        for bay, times in self._times.get(site, {}).items():
             while times and times[0] < oldest:
                 times.popleft()
             n = sum(1 for t in times if t >= start) if start > oldest else len(times)

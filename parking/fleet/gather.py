@@ -240,10 +240,22 @@ class SiteBays:
         refusals: Mapping[str, tuple[int, Refusal]],
     ) -> Iterator[BayFacts]:
         """One ``BayFacts`` per bay of the site (site-file order), made as they are taken, so that the
-        caller can give the event loop a turn between bays. Pure."""
+        caller can give the event loop a turn between bays. The pass over the whole site (status
+        starts, each zone's latest changes) is done here, before the first is taken, so that the
+        caller can yield after it too. Pure."""
         states = list(states)
         since = [status_since(s, slow) for s in states]
-        latest = zone_latest(self.site, states, since)
+        return self._facts(states, since, zone_latest(self.site, states, since), changes, slow, refusals)
+
+    def _facts(
+        self,
+        states: list[BayState],
+        since: list[int | None],
+        latest: Mapping[str, tuple[int, str, int | None]],
+        changes: Mapping[str, int],
+        slow: SlowFacts,
+        refusals: Mapping[str, tuple[int, Refusal]],
+    ) -> Iterator[BayFacts]:
         site_id, fixed = self.site.id, self._fixed
         radio, volts_by_bay, percent_by_bay = slow.radio, slow.battery_v, slow.battery_pct
         no_radio: tuple[float | None, float | None, int] = (None, None, 0)
