@@ -26,7 +26,7 @@ from api.broadcast import Broadcaster
 from api.current import CurrentView
 from api.deps import READ_TOKEN_SCHEME, TOKEN_SCHEME, Services
 from api.errors import history_error, rollup_not_ready, store_error
-from api.forecasts import ForecastService
+from api.forecasts import ForecastPolicy, ForecastService
 from api.guidance import Guide, HoldPolicy
 from api.head import HeadAsGet
 from api.livefeed import LiveFeed
@@ -250,7 +250,19 @@ def create_app(settings: ApiSettings, registry: Registry | None = None) -> FastA
                 chunk_days=settings.rollup_chunk_days,
             )
             rollups = RollupKeeper(store, registry, policy)
-            forecasts = ForecastService(store, registry, rollups)
+            forecasts = ForecastService(
+                store,
+                registry,
+                rollups,
+                ForecastPolicy(
+                    enabled=settings.forecast_enabled,
+                    history_days=settings.forecast_history_days,
+                    backtest_days=settings.forecast_backtest_days,
+                    refit_s=settings.forecast_refit_s,
+                    refresh_s=settings.forecast_refresh_s,
+                    holidays=settings.forecast_holidays,
+                ),
+            )
             app.state.services = Services(
                 settings,
                 registry,

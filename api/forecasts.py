@@ -4,9 +4,13 @@ In the background (never in a request): at start-up and then daily, each site's 
 last ``forecast_history_days`` of 5-minute occupancy (the rollups, and raw readings since their last
 pass) and back-tested on its last ``forecast_backtest_days``; every ``forecast_refresh_s`` the newest
 readings are appended and the forecasts of the site and each zone computed anew. A request only reads
-what was computed. Fitting runs in a worker process at low priority: in a thread of the API's own
-process it held the interpreter for tens of seconds a day, and every request waited meanwhile (the
-API benchmark's cheapest request went from p50 7 ms to 1.4 s while a city model was fitted).
+what was computed. Fitting and computing run in a worker process at low priority: in a thread of the
+API's own process the fit held the interpreter for tens of seconds a day, and every request waited
+meanwhile (the API benchmark's cheapest request went from p50 7 ms to 1.4 s while a city model was
+fitted); the computation held it for a fraction of a second every 5 minutes (docs/forecast.md, Cost).
+The worker keeps each site's model and series after the fit, so a refresh sends it only the newest
+readings and gets back the forecasts; a worker that lost them (restarted) answers so, and the site is
+fitted again.
 """
 
 from __future__ import annotations
@@ -21,16 +25,20 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
-
-import numpy as np
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forecast.calendar import DEFAULT_REGION, HolidayCalendar
 from forecast.data import Series
-from forecast.model import MIN_HISTORY_DAYS, NotEnoughHistory
-from forecast.site import ScopeForecast, SiteModel, fit_site, forecast_scope, series_from_shares
+from forecast.model import NotEnoughHistory
+from forecast.site import (
+    ScopeForecast,
+    SiteModel,
+    append_series,
+    fit_site,
+    forecast_scope,
+    series_from_shares,
+)
 from forecast.timeseries import DAY, MAX_GAP
 from parking.history.influxql import OCCUPANCY_FIELDS, Scope
 from parking.history.planner import interval_buckets
@@ -41,6 +49,7 @@ from parking.registry import Registry, Site
 from parking.store import InfluxStore, StoreError
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 WORKER_NICENESS = 10  # the fit is background work: requests and the ingester come first
 
 
@@ -49,8 +58,53 @@ def _lower_priority() -> None:
         os.nice(WORKER_NICENESS)
 
 
-def _fit_in_worker(series: list[Series], calendar: HolidayCalendar, backtest_days: int) -> SiteModel:
-    return fit_site(series, calendar, backtest_days=backtest_days)
+# In the worker process: per site, the fit it belongs to (its start, UTC seconds), the model and the
+# series kept since. Process-local by design: it is what spares sending the model and the history at
+# every refresh.
+_FITTED: dict[str, tuple[float, SiteModel, dict[str | None, Series]]] = {}
+
+
+def _fit_in_worker(
+    site: str,
+    fit_id: float,
+    series: dict[str | None, Series],
+    calendar: HolidayCalendar,
+    backtest_days: int,
+) -> SiteModel:
+    _FITTED.pop(site, None)
+    model = fit_site(list(series.values()), calendar, backtest_days=backtest_days)
+    _FITTED[site] = (fit_id, model, series)
+    return model
+
+
+@dataclass(frozen=True)
+class Computed:
+    """What a refresh sends back: each scope's forecast, and its latest reading (UTC seconds)."""
+
+    forecasts: dict[str | None, ScopeForecast]
+    latest: dict[str | None, int]
+
+
+def _compute_in_worker(
+    site: str, fit_id: float, fresh: dict[str | None, Series], now: float, keep_from: int
+) -> Computed | None:
+    """Append ``fresh`` to the kept series and forecast each scope; None when this worker does not
+    hold the site's fit ``fit_id`` (it was restarted, or another fit is newer)."""
+    kept = _FITTED.get(site)
+    if kept is None or kept[0] != fit_id:
+        return None
+    _, model, series = kept
+    for zone, new in fresh.items():
+        old = series.get(zone)
+        series[zone] = new if old is None else append_series(old, new, keep_from)
+    forecasts = {
+        # A forecast from a reading older than the longest gap the model bridges is no forecast.
+        zone: forecast_scope(model, s)
+        for zone, s in series.items()
+        if len(s) and now - s.times[-1] <= MAX_GAP
+    }
+    latest = {zone: int(s.times[-1]) for zone, s in series.items() if len(s)}
+    return Computed(forecasts, latest)
 
 
 STEP_NS = FINE_ROLLUP_NS
@@ -60,17 +114,16 @@ CAUGHT_UP_S = 3 * 3600
 WAITING_POLL_S = 10.0  # how often a site without a model looks whether its rollups are there
 
 
-class ForecastSettings(BaseSettings):
-    """``PARKLOTSE_FORECAST_*``: how the API keeps its forecasts (docs/forecast.md)."""
+@dataclass(frozen=True)
+class ForecastPolicy:
+    """How the API keeps its forecasts: ``PARKLOTSE_FORECAST_*`` of api.settings (docs/forecast.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="PARKLOTSE_", extra="ignore", frozen=True)
-
-    forecast_enabled: bool = True
-    forecast_history_days: int = Field(default=56, ge=MIN_HISTORY_DAYS + 1, le=400)
-    forecast_backtest_days: int = Field(default=7, ge=1, le=28)
-    forecast_refit_s: float = Field(default=86_400.0, gt=0)
-    forecast_refresh_s: float = Field(default=300.0, gt=0)
-    forecast_holidays: str = DEFAULT_REGION
+    enabled: bool = True
+    history_days: int = 56
+    backtest_days: int = 7
+    refit_s: float = 86_400.0
+    refresh_s: float = 300.0
+    holidays: str = DEFAULT_REGION
 
 
 class State(Enum):
@@ -103,7 +156,9 @@ class SiteEntry:
     message: str = "the forecast model has not been fitted yet"
     model: SiteModel | None = None
     trained_at: float = 0.0
-    series: dict[str | None, Series] = field(default_factory=dict)
+    # Each scope's latest reading (UTC seconds): the next refresh reads from there. The series
+    # themselves are kept by the worker.
+    latest: dict[str | None, int] = field(default_factory=dict)
     ready: SiteForecasts | None = None
 
 
@@ -133,13 +188,13 @@ class ForecastService:
         store: InfluxStore,
         registry: Registry,
         keeper: RollupKeeper,
-        settings: ForecastSettings | None = None,
+        policy: ForecastPolicy,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.registry = registry
         self.keeper = keeper
-        self.settings = settings or ForecastSettings()
+        self.policy = policy
         self.clock = clock
         self.zone = ZoneInfo(HEATMAP_TZ)
         self._sites: dict[str, SiteEntry] = {site: SiteEntry() for site in registry.sites}
@@ -149,7 +204,7 @@ class ForecastService:
     # ------------------------------------------------------------ what requests read
 
     def get(self, site: str) -> SiteForecasts:
-        if not self.settings.forecast_enabled:
+        if not self.policy.enabled:
             raise ForecastUnavailable(
                 "forecasts are switched off (PARKLOTSE_FORECAST_ENABLED)", disabled=True
             )
@@ -161,7 +216,7 @@ class ForecastService:
 
     def status(self, site: str) -> tuple[str, str]:
         """The site's state (ready, waiting, not_enough_history, failed, disabled) and why."""
-        if not self.settings.forecast_enabled:
+        if not self.policy.enabled:
             return "disabled", "forecasts are switched off (PARKLOTSE_FORECAST_ENABLED)"
         entry = self._sites.get(site)
         if entry is None:
@@ -171,7 +226,7 @@ class ForecastService:
     # ------------------------------------------------------------ the background
 
     async def start(self) -> None:
-        if self.settings.forecast_enabled:
+        if self.policy.enabled:
             # spawn, not fork: a forked copy of a running event loop and its threads is unsafe.
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
@@ -201,9 +256,7 @@ class ForecastService:
                     log.exception("forecast of site %s failed; trying again at the next pass", site)
             waiting = any(e.model is None and e.state is State.WAITING for e in self._sites.values())
             await asyncio.sleep(
-                min(WAITING_POLL_S, self.settings.forecast_refresh_s)
-                if waiting
-                else self.settings.forecast_refresh_s
+                min(WAITING_POLL_S, self.policy.refresh_s) if waiting else self.policy.refresh_s
             )
 
     async def update(self, site_id: str) -> None:
@@ -217,39 +270,43 @@ class ForecastService:
             entry.message = "the forecast waits for the history rollups, which are being built"
             return
         now = self.clock()
-        if entry.trained_at == 0.0 or now - entry.trained_at >= self.settings.forecast_refit_s:
+        if entry.trained_at == 0.0 or now - entry.trained_at >= self.policy.refit_s:
             await self.fit(site, entry, now)
-        else:
-            await self._append(site, entry, now)
-        if entry.model is not None:
-            await self._compute(site, entry)
+        if entry.model is not None and not await self._compute(site, entry, now):
+            log.info("forecast of site %s: the worker no longer holds its model; fitting again", site.id)
+            await self.fit(site, entry, now)
+            if entry.model is not None:
+                await self._compute(site, entry, now)
+
+    async def _in_worker(self, function: Callable[..., _T], *args: object) -> _T:
+        if self._pool is None:  # not started (tests that call fit directly)
+            return await asyncio.to_thread(function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
 
     async def fit(self, site: Site, entry: SiteEntry, now: float) -> None:
-        days = self.settings.forecast_history_days
+        days = self.policy.history_days
         log.info("forecast of site %s: reading %d days of history", site.id, days)
-        entry.series = await self._read(site, int(now) - days * DAY, int(now))
-        log.info("forecast of site %s: fitting on %d readings", site.id, sum(map(len, entry.series.values())))
+        series = await self._read(site, int(now) - days * DAY, int(now))
+        log.info("forecast of site %s: fitting on %d readings", site.id, sum(map(len, series.values())))
         started = time.perf_counter()
-        calendar = HolidayCalendar(self.settings.forecast_holidays)
+        calendar = HolidayCalendar(self.policy.holidays)
+        entry.model, entry.latest = None, {}
         try:
-            series = list(entry.series.values())
-            backtest_days = self.settings.forecast_backtest_days
-            if self._pool is None:  # not started (tests that call fit directly)
-                model = await asyncio.to_thread(_fit_in_worker, series, calendar, backtest_days)
-            else:
-                fit = asyncio.get_running_loop().run_in_executor
-                model = await fit(self._pool, _fit_in_worker, series, calendar, backtest_days)
+            model = await self._in_worker(
+                _fit_in_worker, site.id, now, series, calendar, self.policy.backtest_days
+            )
         except NotEnoughHistory as exc:
             entry.state, entry.message = State.NOT_ENOUGH_HISTORY, str(exc)
-            entry.trained_at = now
+            entry.trained_at, entry.ready = now, None
             log.info(
                 "forecast of site %s: %s; trying again in %.0f s",
                 site.id,
                 exc,
-                self.settings.forecast_refit_s,
+                self.policy.refit_s,
             )
             return
         entry.model, entry.trained_at = model, now
+        entry.latest = {zone: int(s.times[-1]) for zone, s in series.items() if len(s)}
         log.info(
             "forecast of site %s: fitted in %.1f s%s",
             site.id,
@@ -257,50 +314,31 @@ class ForecastService:
             "" if model.backtest is None else f"; back-test 30 min {_mae(model, 30)}",
         )
 
-    async def _append(self, site: Site, entry: SiteEntry, now: float) -> None:
-        since = min((int(s.times[-1]) for s in entry.series.values() if len(s)), default=int(now)) - OVERLAP_S
-        fresh = await self._read(site, since, int(now))
-        for zone, new in fresh.items():
-            old = entry.series.get(zone)
-            if old is None or len(old) == 0:
-                entry.series[zone] = new
-                continue
-            keep = old.times < (new.times[0] if len(new) else old.times[-1] + 1)
-            # Drop what is older than the history kept, so memory stays bounded between refits.
-            keep &= old.times >= now - self.settings.forecast_history_days * DAY
-            entry.series[zone] = Series(
-                zone or "",
-                np.concatenate([old.times[keep], new.times]),
-                np.concatenate([old.local[keep], new.local]),
-                np.concatenate([old.share[keep], new.share]),
-                np.concatenate([old.capacity[keep], new.capacity]),
-            )
-
-    async def _compute(self, site: Site, entry: SiteEntry) -> None:
+    async def _compute(self, site: Site, entry: SiteEntry, now: float) -> bool:
+        """The newest readings to the worker, the forecasts back; False if the worker lost the model."""
         assert entry.model is not None
-        model = entry.model
+        since = min(entry.latest.values(), default=int(now)) - OVERLAP_S
+        fresh = await self._read(site, since, int(now))
+        keep_from = int(now) - self.policy.history_days * DAY
+        computed = await self._in_worker(_compute_in_worker, site.id, entry.trained_at, fresh, now, keep_from)
+        if computed is None:
+            return False
+        entry.latest = computed.latest
         capacities = {zone: capacity for zone, (_, capacity) in scopes_of(site).items()}
-        now = self.clock()
-        series = dict(entry.series)
-
-        def compute() -> dict[str | None, ZoneForecast]:
-            found = {}
-            for zone, s in series.items():
-                # A forecast from a reading older than the longest gap the model bridges is no forecast.
-                if len(s) and now - s.times[-1] <= MAX_GAP:
-                    found[zone] = ZoneForecast(zone, capacities[zone], forecast_scope(model, s))
-            return found
-
-        scopes = await asyncio.to_thread(compute)
+        scopes = {
+            zone: ZoneForecast(zone, capacities[zone], forecast)
+            for zone, forecast in computed.forecasts.items()
+        }
         if not scopes:
             entry.state = State.WAITING
             entry.message = (
                 f"no readings of site {site.id} in the last {MAX_GAP // 60} minutes to forecast from"
             )
             entry.ready = None
-            return
+            return True
         entry.state, entry.message = State.READY, "ready"
-        entry.ready = SiteForecasts(model, entry.trained_at, now, scopes)
+        entry.ready = SiteForecasts(entry.model, entry.trained_at, now, scopes)
+        return True
 
     async def _read(self, site: Site, start_s: int, end_s: int) -> dict[str | None, Series]:
         """Occupied share per 5 minutes of the site and each zone: the rollups, then raw readings."""

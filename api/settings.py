@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
+from forecast.calendar import DEFAULT_REGION
+from forecast.model import MIN_HISTORY_DAYS
 from parking.settings import CommonSettings, Need
 
 
@@ -84,6 +86,13 @@ class ApiSettings(CommonSettings):
     # Hours of the last day are compared with the raw readings at every pass; all history this often.
     rollup_recheck_s: float = Field(default=86_400.0, gt=0)
     rollup_chunk_days: int = Field(default=7, ge=1, le=31)
+    # Forecasts (docs/forecast.md, "Settings").
+    forecast_enabled: bool = True
+    forecast_history_days: int = Field(default=56, ge=MIN_HISTORY_DAYS + 1, le=400)
+    forecast_backtest_days: int = Field(default=7, ge=1, le=28)
+    forecast_refit_s: float = Field(default=86_400.0, gt=0)
+    forecast_refresh_s: float = Field(default=300.0, gt=0)
+    forecast_holidays: str = DEFAULT_REGION
 
     @field_validator("alert_webhook_url")
     @classmethod

@@ -45,13 +45,17 @@ def series_from_shares(
 ) -> Series:
     """A series from UTC seconds and occupied shares (a reading is stamped when it was complete)."""
     utc = np.asarray(times, dtype=np.int64)
-    # The offset changes twice a year: asking the zone once per hour of data is plenty.
-    hours = utc // 3600
-    offsets: dict[int, int] = {}
-    for hour in np.unique(hours).tolist():
-        offset = datetime.fromtimestamp(hour * 3600, UTC).astimezone(zone).utcoffset()
-        offsets[hour] = int(offset.total_seconds()) if offset is not None else 0
-    local = utc + np.array([offsets[h] for h in hours.tolist()], dtype=np.int64)
+    # The offset changes twice a year, on the hour: the zone is asked at both ends of each UTC day of
+    # data, and hour by hour only on a day where the two differ (asking per hour cost 0.4 s for the
+    # city's 56 days, on the API's event loop).
+    days, at = np.unique(utc // DAY, return_inverse=True)
+    first, last = (
+        np.array([_offset(d * DAY + h, zone) for d in days.tolist()], dtype=np.int64) for h in (0, DAY - 3600)
+    )
+    local = utc + first[at.reshape(-1)]
+    for day in np.flatnonzero(first != last).tolist():
+        on_day = at.reshape(-1) == day
+        local[on_day] = utc[on_day] + [_offset(t // 3600 * 3600, zone) for t in utc[on_day].tolist()]
     return Series(
         place_id=place_id,
         times=utc,
@@ -59,6 +63,11 @@ def series_from_shares(
         share=np.clip(np.asarray(shares, dtype=np.float64), 0.0, 1.0),
         capacity=np.full(len(utc), capacity, dtype=np.int64),
     )
+
+
+def _offset(utc: int, zone: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(utc, UTC).astimezone(zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 @dataclass(frozen=True)
@@ -156,3 +165,19 @@ def forecast_scope(model: SiteModel, series: Series, steps: Ints = STEPS) -> Sco
     band = model.model.predict(frame)
     origin = int(series.times[-1])
     return ScopeForecast(origin=origin, times=origin + steps, band=band)
+
+
+def append_series(old: Series, new: Series, keep_from: int) -> Series:
+    """``old`` with ``new`` appended: where they overlap, ``new`` wins (a later pass may have completed
+    an interval); readings before ``keep_from`` (UTC seconds) are dropped, so memory stays bounded."""
+    if len(old) == 0:
+        return new
+    keep = old.times < (new.times[0] if len(new) else old.times[-1] + 1)
+    keep &= old.times >= keep_from
+    return Series(
+        new.place_id if len(new) else old.place_id,
+        np.concatenate([old.times[keep], new.times]),
+        np.concatenate([old.local[keep], new.local]),
+        np.concatenate([old.share[keep], new.share]),
+        np.concatenate([old.capacity[keep], new.capacity]),
+    )
