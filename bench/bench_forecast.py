@@ -1,6 +1,6 @@
 """Forecast: fitting a site's model on a year of hourly history, and answering forecast requests.
 
-    python -m bench forecast [--requests 2000] [--clients 10] [--skip-api]
+    python -m bench forecast [--requests 2000] [--clients 10] [--skip-api] [--skip-fit]
 
 1. Fit: a year of hourly occupied shares for the city's scopes (``bench_api``'s synthetic city of
    10,080 bays: the site and its 24 zones, as the hourly rollup holds them), shaped like a town
@@ -225,8 +225,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--skip-api", action="store_true", help="only the fit")
+    parser.add_argument("--skip-fit", action="store_true", help="only the requests")
     args = parser.parse_args(argv)
-    bench_fit()
+    if not args.skip_fit:
+        bench_fit()
     if not args.skip_api:
         bench_requests(args.requests, args.clients)
 

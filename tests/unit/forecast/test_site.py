@@ -12,7 +12,15 @@ import pytest
 from forecast.calendar import HolidayCalendar
 from forecast.data import Series
 from forecast.model import ModelConfig, NotEnoughHistory
-from forecast.site import STEP_S, STEPS, SiteModel, fit_site, forecast_scope, series_from_shares
+from forecast.site import (
+    STEP_S,
+    STEPS,
+    SiteModel,
+    append_series,
+    fit_site,
+    forecast_scope,
+    series_from_shares,
+)
 from forecast.timeseries import DAY, WeekProfile
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -100,3 +108,32 @@ def test_the_profile_known_on_a_day_is_the_row_build_computes_for_it() -> None:
     at = series.local[-1] + STEPS
     as_of = np.full(len(at), series.local[-1])
     assert np.array_equal(full.lookup(as_of, at), one.lookup(as_of, at), equal_nan=True)
+
+
+def test_the_local_time_of_every_reading_is_asked_of_the_zone_on_the_clock_change_day() -> None:
+    # 2026-03-29: Berlin goes from +1 h to +2 h at 01:00 UTC; readings every 5 minutes around it.
+    first = int(datetime(2026, 3, 29, 0, tzinfo=UTC).timestamp())
+    times = np.arange(first, first + 2 * 3600, 300)
+    found = series_from_shares("A", times.tolist(), [0.5] * len(times), 10, BERLIN)
+    expected = [
+        int(datetime.fromtimestamp(t, UTC).astimezone(BERLIN).utcoffset().total_seconds())  # type: ignore[union-attr]
+        for t in times.tolist()
+    ]
+    assert (found.local - found.times).tolist() == expected
+    assert set(expected) == {3600, 7200}
+
+
+def test_appended_readings_replace_the_overlap_and_old_ones_are_dropped() -> None:
+    old = series_from_shares("A", [0, 300, 600, 900], [0.1, 0.2, 0.3, 0.4], 10, BERLIN)
+    new = series_from_shares("A", [600, 900, 1200], [0.35, 0.45, 0.5], 10, BERLIN)
+    found = append_series(old, new, keep_from=300)
+    assert found.times.tolist() == [300, 600, 900, 1200]
+    assert found.share.tolist() == [0.2, 0.35, 0.45, 0.5]
+    assert len(found.local) == len(found.capacity) == 4
+
+
+def test_nothing_new_keeps_what_there_was() -> None:
+    old = series_from_shares("A", [0, 300], [0.1, 0.2], 10, BERLIN)
+    empty = series_from_shares("A", [], [], 10, BERLIN)
+    assert append_series(old, empty, keep_from=0).times.tolist() == [0, 300]
+    assert append_series(empty, old, keep_from=0).times.tolist() == [0, 300]
