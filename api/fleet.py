@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +32,8 @@ from api.simulators import SimulatorBook
 from parking import topics
 from parking.events import ns_to_rfc3339
 from parking.fleet.changes import ChangeWindow, parse_event
-from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
-from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow
+from parking.fleet.deadletters import Refusal, RefusalWindow, parse_dead_letter
+from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow, status_since, zone_latest
 from parking.fleet.rules import (
     HOUR_NS,
     BayFacts,
@@ -49,7 +49,7 @@ from parking.fleet.rules import (
 )
 from parking.mqtt import make_client
 from parking.registry import Registry, Site
-from parking.state import LiveState
+from parking.state import BayState, LiveState
 from parking.store import InfluxStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ CHANGES_PER_MESSAGE = 500  # a webhook message stays small even when a whole sit
 # Bays evaluated between yields to the event loop: one such chunk is the longest a request waits for
 # the rules (``python -m bench fleet`` prints it); smaller chunks keep the API's p99 where it was.
 YIELD_EVERY = 25
+# Bays per slice of the join's pass over the whole site (status starts, zones' latest changes): a few
+# comparisons each, so a slice costs about what a chunk of the rules does.
+PASS_SLICE = 500
 
 
 def thresholds_from(settings: ApiSettings) -> Thresholds:
@@ -137,6 +140,27 @@ async def evaluate(
         previous.site_problems if previous else (), evaluate_site(slow.site, thresholds, now_ns), now_ns
     )
     return SiteHealth(site.id, now_ns, bays, site_problems, problem_counts(bays))
+
+
+async def join_in_slices(
+    join: SiteBays,
+    states: Iterable[BayState],
+    changes: Mapping[str, int],
+    slow: SlowFacts,
+    refusals: Mapping[str, tuple[int, Refusal]],
+) -> Iterator[BayFacts]:
+    """``join.assemble``, its pass over the whole site (status starts, the zones' latest changes) taken
+    in slices with the event loop's turns between them; the facts are made as ``evaluate`` takes them."""
+    states = list(states)
+    since: list[int | None] = []
+    latest: dict[str, tuple[int, str, int | None]] = {}
+    for start in range(0, len(states), PASS_SLICE):
+        part = states[start : start + PASS_SLICE]
+        started = [status_since(s, slow) for s in part]
+        zone_latest(join.site, part, started, latest)
+        since += started
+        await asyncio.sleep(0)
+    return join.join(states, since, latest, changes, slow, refusals)
 
 
 def _change(kind: str, bay: BayFacts | None, problem: Problem) -> dict[str, Any]:
@@ -322,7 +346,8 @@ class FleetMonitor:
         if join is None or join.site is not site:
             join = self._joins[site.id] = SiteBays(site)
         await asyncio.sleep(0)  # the read's parsing and the change count above held the loop
-        facts = join.assemble(self.live.site_bays(site.id), fast, slow, self.refusals.counts(site.id, now))
+        refusals = self.refusals.counts(site.id, now)
+        facts = await join_in_slices(join, self.live.site_bays(site.id), fast, slow, refusals)
         previous = self._reports.get(site.id)
         report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)
         self._reports[site.id] = report

@@ -37,7 +37,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.current import shown_states
-from api.fleet import evaluate
+from api.fleet import evaluate, join_in_slices
 from parking.events import BayStatus
 from parking.fleet.changes import ChangeEvent, ChangeWindow
 from parking.fleet.deadletters import Refusal
@@ -162,26 +162,43 @@ def bench_rules(site: Site, repeat: int) -> None:
     print(f"   the longest the loop waited for it   {hold * 1000:8.1f} ms   (a request arriving mid-way)")
 
 
-async def longest_hold(site: Site, facts: list[BayFacts], now: int) -> tuple[float, float]:
-    """The rules as the API runs them, beside a task that notes how late the event loop wakes it:
-    the longest wait is what a request arriving mid-evaluation could be held up by."""
-    late: list[float] = []
-    done = asyncio.Event()
+class LoopWatch:
+    """A task beside the measured work that notes how late the event loop wakes it: the longest
+    wait is what a request arriving mid-evaluation could be held up by."""
 
-    async def ticker() -> None:
-        while not done.is_set():
+    def __init__(self) -> None:
+        self.late: list[float] = []
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while not self._done.is_set():
             asked = time.perf_counter()
             await asyncio.sleep(0)
-            late.append(time.perf_counter() - asked)
+            self.late.append(time.perf_counter() - asked)
 
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    started = time.perf_counter()
-    await evaluate(site, facts, SlowFacts(read_ns=0), Thresholds(), now, None)
-    took = time.perf_counter() - started
-    done.set()
-    await task
-    return took, max(late)
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._done.set()
+        if self._task is not None:
+            await self._task
+
+    @property
+    def longest(self) -> float:
+        return max(self.late, default=0.0)
+
+
+async def longest_hold(site: Site, facts: list[BayFacts], now: int) -> tuple[float, float]:
+    """The rules as the API runs them, and the longest the event loop waited meanwhile."""
+    async with LoopWatch() as watch:
+        started = time.perf_counter()
+        await evaluate(site, facts, SlowFacts(read_ns=0), Thresholds(), now, None)
+        took = time.perf_counter() - started
+    return took, watch.longest
 
 
 def join_inputs(
@@ -372,6 +389,8 @@ async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str
         "slow_full": [],
         "assemble": [],
         "rules": [],
+        "hold": [],
+        "hold_first_hour": [],
     }
     heard = heard_changes(site, now)
     join = SiteBays(site)  # the monitor keeps one per site
@@ -395,6 +414,18 @@ async def evaluate_city(url: str, site: Site, now: int, repeat: int) -> dict[str
             started = time.perf_counter()
             await evaluate(site, facts, slow, thresholds, now, None)
             timings["rules"].append(time.perf_counter() - started)
+            # The steps in a row, as FleetMonitor.evaluate_site takes them, and the longest wait of
+            # the event loop meanwhile (a request's share of the monitor's held time).
+            for first_hour in (False, True):
+                async with LoopWatch() as watch:
+                    if first_hour:
+                        counted = await read_fast(store, site.id, now)
+                    else:
+                        counted = heard.counts(site.id, now)
+                    await asyncio.sleep(0)
+                    joined = await join_in_slices(join, states, counted, slow, {})
+                    await evaluate(site, joined, slow, thresholds, now, None)
+                timings["hold_first_hour" if first_hour else "hold"].append(watch.longest)
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
@@ -424,7 +455,9 @@ def bench_influx(site: Site, repeat: int) -> None:
     print(f"   slow reads (radio, status starts, site)    {t['slow'] * 1000:8.1f} ms   every 15 minutes")
     print(f"   the same with the battery series           {t['slow_full'] * 1000:8.1f} ms   every 6 hours")
     print(f"   an evaluation                              {every * 1000:8.1f} ms   (target < {TARGET_S:g} s)")
+    print(f"     the longest the event loop waited in it  {t['hold'] * 1000:8.1f} ms")
     print(f"   an evaluation in the first hour            {first_hour * 1000:8.1f} ms")
+    print(f"     the longest the event loop waited in it  {t['hold_first_hour'] * 1000:8.1f} ms")
     print(f"   an evaluation with the slow reads          {(every + t['slow']) * 1000:8.1f} ms")
 
 

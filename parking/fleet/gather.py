@@ -201,13 +201,17 @@ def _latest(live: float | None, stored: tuple[float, Trend | None] | None) -> fl
 
 
 def zone_latest(
-    site: Site, states: Iterable[BayState], since: Iterable[int | None]
+    site: Site,
+    states: Iterable[BayState],
+    since: Iterable[int | None],
+    top: dict[str, tuple[int, str, int | None]] | None = None,
 ) -> dict[str, tuple[int, str, int | None]]:
     """Per zone, in one pass: the latest status change (time, bay) and the latest of any other bay,
     so that each bay can be compared with the rest of its zone. Bays without a known free/occupied
-    status do not count."""
+    status do not count. ``top``: the result for the bays before these, to go on from (a site's bays
+    can be taken in slices, in site-file order, with the same result)."""
     bays = site.bays
-    top: dict[str, tuple[int, str, int | None]] = {}
+    top = {} if top is None else top
     for s, t in zip(states, since, strict=True):
         if t is None or (s.status is not BayStatus.FREE and s.status is not BayStatus.OCCUPIED):
             continue
@@ -245,9 +249,9 @@ class SiteBays:
         caller can yield after it too. Pure."""
         states = list(states)
         since = [status_since(s, slow) for s in states]
-        return self._facts(states, since, zone_latest(self.site, states, since), changes, slow, refusals)
+        return self.join(states, since, zone_latest(self.site, states, since), changes, slow, refusals)
 
-    def _facts(
+    def join(
         self,
         states: list[BayState],
         since: list[int | None],
@@ -256,6 +260,8 @@ class SiteBays:
         slow: SlowFacts,
         refusals: Mapping[str, tuple[int, Refusal]],
     ) -> Iterator[BayFacts]:
+        """``assemble`` once the pass over the whole site is done (``since``: ``status_since`` of each
+        state; ``latest``: ``zone_latest``), for a caller that takes that pass in slices."""
         site_id, fixed = self.site.id, self._fixed
         radio, volts_by_bay, percent_by_bay = slow.radio, slow.battery_v, slow.battery_pct
         no_radio: tuple[float | None, float | None, int] = (None, None, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from parking.events import BayStatus
 from parking.fleet.deadletters import Refusal
-from parking.fleet.gather import SiteBays, SlowFacts, assemble
+from parking.fleet.gather import SiteBays, SlowFacts, assemble, zone_latest
 from parking.fleet.rules import DAY_NS, HOUR_NS, SECOND_NS, BayFacts, Trend
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
@@ -74,3 +74,16 @@ def test_a_bay_of_unknown_status_is_not_a_change_of_its_zone() -> None:
     ]
     facts = {f.bay: f.zone_last_change_ns for f in assemble(SHOWROOM, states, {}, SlowFacts(read_ns=0), {})}
     assert facts == {"A01": NOW - DAY_NS, "A02": NOW - 2 * DAY_NS, "A03": NOW - DAY_NS}
+
+
+def test_the_zones_latest_changes_taken_in_slices_are_those_of_one_pass() -> None:
+    bays = list(SHOWROOM.bays)
+    states = [
+        BayState("showroom", b, (BayStatus.FREE, BayStatus.OCCUPIED)[i % 2], NOW - (i % 5) * HOUR_NS, NOW)
+        for i, b in enumerate(bays)
+    ]
+    since = [s.since_ns for s in states]
+    sliced: dict[str, tuple[int, str, int | None]] = {}
+    for start in range(0, len(states), 3):
+        zone_latest(SHOWROOM, states[start : start + 3], since[start : start + 3], sliced)
+    assert sliced == zone_latest(SHOWROOM, states, since)
