@@ -150,6 +150,6 @@ def test_an_ingester_with_a_missing_ca_file_says_so_and_exits_2(
     result = run_parklotse(["ingest"], env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "parklotse: invalid setting mqtt_ca_file: Value error, cannot load the CA bundle "
+        "parklotse: invalid setting mqtt_ca_file: cannot load the CA bundle "
         f"{tmp_path / 'missing-ca.pem'}: No such file or directory"
     ]
