@@ -28,7 +28,7 @@ def six_free(servers: Servers, ingester: Service, api_server: str) -> str:
         bays = httpx.get(f"{api_server}/api/v1/sites/showroom/bays", params={"status": "free"}, timeout=5)
         return len(bays.json())
 
-    wait_for(lambda: shown_free() == len(FREE), 10, "six free bays shown by the API")
+    wait_for(lambda: shown_free() == len(FREE), 60, "six free bays shown by the API")
     return api_server
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
-from tests.conftest import Servers, _healthy
+from tests.conftest import READY_DEADLINE_S, Servers, _healthy
 from tests.helpers import Fleet, Recorder, Service, influx_query, wait_for
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,9 @@ class IngesterProcess:
 
     def start(self) -> IngesterProcess:
         service = self.service = Service("ingest", ["ingest"], self.env, self.log).start()
-        wait_for(lambda: _healthy(self.health_url) or not service.alive(), 20, "ingester connected")
+        wait_for(
+            lambda: _healthy(self.health_url) or not service.alive(), READY_DEADLINE_S, "ingester connected"
+        )
         assert self.service.alive(), self.service.output()
         return self
 

@@ -39,7 +39,7 @@ def test_bad_status_and_positions_are_counted_and_the_good_status_stays(
             (topics.simulator_vehicles("town-centre"), b"not json"),
         ],
     )
-    wait_for(lambda: _refused(api_server, "status") >= 1, 15, "the bad status counted")
-    wait_for(lambda: _refused(api_server, "vehicles") >= 1, 15, "the bad positions counted")
+    wait_for(lambda: _refused(api_server, "status") >= 1, 60, "the bad status counted")
+    wait_for(lambda: _refused(api_server, "vehicles") >= 1, 60, "the bad positions counted")
     shown = httpx.get(f"{api_server}/api/v1/simulator", params={"site": "showroom"}, timeout=5).json()
     assert shown["preset"] == good.preset and shown["updated_at"] == good.updated_at
