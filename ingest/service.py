@@ -56,6 +56,8 @@ from parking.registry import Registry
 from parking.store import InfluxStore, StoreRejected, StoreUnavailable
 
 log = logging.getLogger(__name__)
+# How long a stop waits for a write in flight, so that what it stored is acknowledged.
+STOP_GRACE_S = 5.0
 
 
 # What an I/O task found, told to the core by the event loop once the task has ended.
@@ -268,13 +270,21 @@ class Ingester:
         self._io.add_done_callback(lambda _: self._wake.set())
 
     async def _end_io(self) -> None:
-        """Stopping: a write is abandoned (nothing was acknowledged for it), a spool append finishes."""
+        """Stopping: a write or spool append in flight may finish (a write within STOP_GRACE_S) and
+        what it stored is acknowledged, so a clean stop leaves nothing for the broker to deliver
+        again; a write still unfinished is abandoned (nothing was acknowledged for it)."""
         io, self._io = self._io, None
         if io is None:
             return
         if self.delivery.phase is not Phase.SPOOLING:
-            io.cancel()
+            await asyncio.wait([io], timeout=STOP_GRACE_S)
+            if not io.done():
+                io.cancel()
         await asyncio.gather(io, return_exceptions=True)
+        if io.done() and not io.cancelled() and io.exception() is None:
+            # Only what settles the finished work: no new write or append starts while stopping.
+            settle = (Ack, Publish, Decoded, KeepDeadLetters)
+            self._carry_out([a for a in io.result()() if isinstance(a, settle)])
 
     async def _write_batch(self, action: Write) -> Report:
         try:
