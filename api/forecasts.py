@@ -40,7 +40,7 @@ from forecast.site import (
     series_from_shares,
 )
 from forecast.timeseries import DAY, MAX_GAP
-from parking.history.influxql import OCCUPANCY_FIELDS, Scope
+from parking.history.influxql import OCCUPANCY_FIELDS, Scope, zone_scope
 from parking.history.planner import interval_buckets
 from parking.history.rollups import RollupKeeper
 from parking.history.sums import HEATMAP_TZ
@@ -172,14 +172,9 @@ class ForecastUnavailable(Exception):
 
 
 def scopes_of(site: Site) -> dict[str | None, tuple[Scope, int]]:
-    """The site (zone None) and each zone, with its bays as capacity."""
-    found: dict[str | None, tuple[Scope, int]] = {
-        None: (Scope(site.id, known=tuple(sorted(site.bays))), len(site.bays))
-    }
-    for zone in site.zones:
-        bays = tuple(sorted(b.id for b in site.bays.values() if b.zone == zone))
-        found[zone] = (Scope(site.id, bays, known=bays), len(bays))
-    return found
+    """The site (zone None) and each zone, with its bays as capacity (the history's own scopes)."""
+    scopes = {zone: zone_scope(site, zone) for zone in (None, *site.zones)}
+    return {zone: (scope, len(scope.known)) for zone, scope in scopes.items() if scope is not None}
 
 
 class ForecastService:
