@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import multiprocessing
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,21 +36,19 @@ from api.settings import ApiSettings
 from api.simulators import SimulatorBook
 from parking import topics
 from parking.events import ns_to_rfc3339
-from parking.fleet.changes import ChangeWindow, parse_event
-from parking.fleet.deadletters import Refusal, RefusalWindow, parse_dead_letter
-from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow, status_since, zone_latest
-from parking.fleet.rules import (
-    HOUR_NS,
-    BayFacts,
-    Limits,
-    Problem,
-    ProblemCode,
-    SiteProblemCode,
-    Thresholds,
-    evaluate_bay,
-    evaluate_site,
-    in_simulated_time,
-    keep_since,
+from parking.fleet.changes import ChangeWindow, parse_event, with_real_hour
+from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
+from parking.fleet.evaluation import BayHealth, SiteHealth, changes, evaluate, problem_counts
+from parking.fleet.gather import SiteLayout
+from parking.fleet.rules import HOUR_NS, SiteProblemCode, Thresholds, in_simulated_time
+from parking.fleet.worker import (
+    SiteJob,
+    SiteUpdate,
+    StoreConfig,
+    evaluator_for,
+    run_job,
+    start_worker,
+    state_row,
 )
 from parking.mqtt import make_client
 from parking.registry import Registry, Site
@@ -57,12 +60,8 @@ log = logging.getLogger(__name__)
 DEADLETTER_FILTER = f"{topics.DEADLETTER_PREFIX}/#"
 EVENTS_PREFIX = topics.EVENTS_FILTER.removesuffix("#")
 CHANGES_PER_MESSAGE = 500  # a webhook message stays small even when a whole site changes at once
-# Bays evaluated between yields to the event loop: one such chunk is the longest a request waits for
-# the rules (``python -m bench fleet`` prints it); smaller chunks keep the API's p99 where it was.
-YIELD_EVERY = 25
-# Bays per slice of the join's pass over the whole site (status starts, zones' latest changes): a few
-# comparisons each, so a slice costs about what a chunk of the rules does.
-PASS_SLICE = 500
+# Re-exported: the routes and the tests take the reports from here.
+__all__ = ["BayHealth", "SiteHealth", "changes", "evaluate", "problem_counts"]
 
 
 def thresholds_from(settings: ApiSettings) -> Thresholds:
@@ -85,112 +84,6 @@ def thresholds_from(settings: ApiSettings) -> Thresholds:
         reporting_drop_share=settings.fleet_reporting_drop_share,
         swing_shrink_ratio=settings.fleet_swing_shrink_ratio,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class BayHealth:
-    facts: BayFacts
-    problems: list[Problem]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteHealth:
-    site: str
-    evaluated_ns: int
-    bays: list[BayHealth]
-    site_problems: list[Problem]
-    counts: dict[str, int] = field(default_factory=dict)  # bays per problem code, every code present
-
-
-def problem_counts(bays: Iterable[BayHealth]) -> dict[str, int]:
-    counts = dict.fromkeys((c.value for c in ProblemCode), 0)
-    for bay in bays:
-        for problem in bay.problems:
-            counts[problem.code] += 1
-    return counts
-
-
-async def evaluate(
-    site: Site,
-    facts: Iterable[BayFacts],
-    slow: SlowFacts,
-    thresholds: Thresholds,
-    now_ns: int,
-    previous: SiteHealth | None,
-    simulated: Thresholds | None = None,
-    real: frozenset[str] = frozenset(),
-) -> SiteHealth:
-    """The rules over every bay as its facts are made, yielding to the event loop now and then (a city
-    has 10,080 bays: done at once it would hold up requests for a noticeable time).
-
-    ``simulated``: the thresholds for the bays of a live simulator (all but the ``real`` ones)."""
-    before = {b.facts.bay: b.problems for b in previous.bays} if previous else {}
-    await asyncio.sleep(0)
-    # Worked out once per evaluation: most bays are healthy and ``healthy`` settles them with these.
-    as_real = (thresholds, Limits.of(thresholds))
-    as_simulated = as_real if simulated is None else (simulated, Limits.of(simulated))
-    bays = []
-    for i, f in enumerate(facts, 1):
-        chosen, limits = as_real if f.bay in real else as_simulated
-        found = evaluate_bay(f, chosen, now_ns, limits)
-        bays.append(BayHealth(f, keep_since(before.get(f.bay, ()), found, now_ns) if found else found))
-        if i % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-    site_problems = keep_since(
-        previous.site_problems if previous else (), evaluate_site(slow.site, thresholds, now_ns), now_ns
-    )
-    return SiteHealth(site.id, now_ns, bays, site_problems, problem_counts(bays))
-
-
-async def join_in_slices(
-    join: SiteBays,
-    states: Iterable[BayState],
-    changes: Mapping[str, int],
-    slow: SlowFacts,
-    refusals: Mapping[str, tuple[int, Refusal]],
-) -> Iterator[BayFacts]:
-    """``join.assemble``, its pass over the whole site (status starts, the zones' latest changes) taken
-    in slices with the event loop's turns between them; the facts are made as ``evaluate`` takes them."""
-    states = list(states)
-    since: list[int | None] = []
-    latest: dict[str, tuple[int, str, int | None]] = {}
-    for start in range(0, len(states), PASS_SLICE):
-        part = states[start : start + PASS_SLICE]
-        started = [status_since(s, slow) for s in part]
-        zone_latest(join.site, part, started, latest)
-        since += started
-        await asyncio.sleep(0)
-    return join.join(states, since, latest, changes, slow, refusals)
-
-
-def _change(kind: str, bay: BayFacts | None, problem: Problem) -> dict[str, Any]:
-    return {
-        "change": kind,
-        "bay": None if bay is None else bay.bay,
-        "device": None if bay is None else bay.device,
-        "code": problem.code,
-        "since": None if problem.since_ns is None else ns_to_rfc3339(problem.since_ns),
-        "message_de": problem.message_de,
-        "message_en": problem.message_en,
-    }
-
-
-def changes(previous: SiteHealth | None, current: SiteHealth) -> list[dict[str, Any]]:
-    """Problems raised and cleared between two reports (everything raised when there is none before)."""
-    out: list[dict[str, Any]] = []
-    before = {b.facts.bay: b for b in previous.bays} if previous else {}
-    for bay in current.bays:
-        old = before.get(bay.facts.bay)
-        old_codes = {p.code for p in old.problems} if old else set()
-        new_codes = {p.code for p in bay.problems}
-        out += [_change("raised", bay.facts, p) for p in bay.problems if p.code not in old_codes]
-        if old is not None:
-            out += [_change("cleared", bay.facts, p) for p in old.problems if p.code not in new_codes]
-    old_site = {p.code: p for p in previous.site_problems} if previous else {}
-    new_site = {p.code for p in current.site_problems}
-    out += [_change("raised", None, p) for p in current.site_problems if p.code not in old_site]
-    out += [_change("cleared", None, p) for p in old_site.values() if p.code not in new_site]
-    return out
 
 
 def webhook_messages(
@@ -231,8 +124,9 @@ class FleetMonitor:
         self.last_evaluation_s = 0.0
         self._clock = clock
         self._reports: dict[str, SiteHealth] = {}
-        self._slow: dict[str, SlowFacts] = {}
-        self._joins: dict[str, SiteBays] = {}
+        self._sent: dict[str, Sent] = {}
+        self._store_config = StoreConfig.from_settings(settings)
+        self._pool: ProcessPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,8 +137,19 @@ class FleetMonitor:
     def reports(self) -> list[SiteHealth]:
         return list(self._reports.values())
 
+    def start_worker(self) -> None:
+        """The process the evaluations run in (spawned: a forked copy of a running event loop and its
+        threads is unsafe). Without it (tests), they run in the event loop."""
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker,
+            initargs=(self._store_config,),
+        )
+
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.start_worker()
         client_id = f"{self.settings.api_client_id}-fleet" if self.settings.api_client_id else ""
         client = make_client(self.settings, client_id)
         client.on_connect = self._on_connect
@@ -267,6 +172,9 @@ class FleetMonitor:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         if self.webhook is not None:
             await self.webhook.stop()
 
@@ -331,50 +239,115 @@ class FleetMonitor:
 
     async def evaluate_site(self, site: Site) -> SiteHealth:
         now = self._clock()
-        slow = self._slow.get(site.id)
-        if slow is None or now - slow.read_ns >= self.settings.fleet_slow_refresh_s * 1e9:
-            battery_every = int(self.settings.fleet_battery_refresh_s * 1e9)
-            slow = await read_slow(self.store, site.id, now, self.thresholds, slow, battery_every)
-            self._slow[site.id] = slow
         simulator = self.simulators.pick(site.id) if self.simulators is not None else None
         simulated, real = None, frozenset[str]()
         if simulator is not None and simulator.sensor_heartbeat_s is not None:
             simulated = in_simulated_time(self.thresholds, simulator.speed, simulator.sensor_heartbeat_s)
             real = frozenset(simulator.real_bays)
-        fast = await self._changes_per_bay(site.id, now, simulated, real)
-        join = self._joins.get(site.id)
-        if join is None or join.site is not site:
-            join = self._joins[site.id] = SiteBays(site)
-        await asyncio.sleep(0)  # the read's parsing and the change count above held the loop
-        refusals = self.refusals.counts(site.id, now)
-        facts = await join_in_slices(join, self.live.site_bays(site.id), fast, slow, refusals)
+        counts = self._heard_changes(site.id, now, simulated, real)
+        job = partial(
+            SiteJob,
+            site.id,
+            now_ns=now,
+            counts=counts,
+            refusals=self.refusals.counts(site.id, now),
+            thresholds=self.thresholds,
+            slow_every_ns=int(self.settings.fleet_slow_refresh_s * 1e9),
+            battery_every_ns=int(self.settings.fleet_battery_refresh_s * 1e9),
+            simulated=simulated,
+            real=real,
+        )
         previous = self._reports.get(site.id)
-        report = await evaluate(site, facts, slow, self.thresholds, now, previous, simulated, real)
+        held = self._sent.get(site.id)
+        update: SiteUpdate | None = None
+        if held is not None and held.site is site:
+            version = self.live.version(site.id)
+            fresh = held.changed(self.live.site_bays(site.id)) if version != held.version else []
+            update = await self._in_worker(job(held.session, states=[state_row(s) for s in fresh]))
+            if update is not None:
+                held.taken(fresh, version)
+        if held is None or update is None:  # a new site (file), or a worker that lost it: everything
+            states = list(self.live.site_bays(site.id))
+            held = Sent(next(_SESSIONS), site, self.live.version(site.id), {s.bay: s for s in states})
+            first = job(
+                held.session,
+                states=[state_row(s) for s in states],
+                layout=SiteLayout.of(site),
+                previous=None if previous is None else previous.with_problems_only(),
+            )
+            update = await self._in_worker(first)
+            if update is None:
+                raise RuntimeError("the fleet worker did not take a new session")
+            self._sent[site.id] = held
+        report = held.apply(update)
         self._reports[site.id] = report
         if self.webhook is not None:
-            found = changes(previous, report)
-            for message in webhook_messages(site.id, now, previous is None, found):
+            for message in webhook_messages(site.id, now, previous is None, update.raised_cleared):
                 self.webhook.offer(message)
         return report
 
-    async def _changes_per_bay(
+    def _heard_changes(
         self, site: str, now: int, simulated: Thresholds | None, real: frozenset[str]
-    ) -> dict[str, int]:
-        """Status changes per bay in the last hour (a simulated site's bays: the last simulated hour).
-
-        From the change events heard, once heard for a whole hour; else from InfluxDB.
-        """
+    ) -> dict[str, int] | None:
+        """Status changes per bay in the last hour (a simulated site's bays: the last simulated hour)
+        from the change events heard, once heard for a whole hour; None before (the worker asks
+        InfluxDB)."""
+        if not self.changes.complete(now, HOUR_NS):
+            return None
         window = HOUR_NS if simulated is None else int(simulated.flapping_window_s * 1e9)
-        if self.changes.complete(now, HOUR_NS):
-            counts = self.changes.counts(site, now, window)
-            hour = self.changes.counts(site, now) if real else {}
-        else:
-            counts = await read_fast(self.store, site, now, window)
-            hour = counts if window == HOUR_NS or not real else await read_fast(self.store, site, now)
-        if not real:
-            return counts
-        # The hands-on bays' real sensors keep the real hour.
-        return {b: n for b, n in counts.items() if b not in real} | {b: hour[b] for b in real & hour.keys()}
+        counts = self.changes.counts(site, now, window)
+        return with_real_hour(counts, self.changes.counts(site, now) if real else {}, real)
+
+    async def _in_worker(self, job: SiteJob) -> SiteUpdate | None:
+        if self._pool is None:  # not started (tests): in the event loop, with the API's store
+            evaluator = evaluator_for(job)
+            return None if evaluator is None else await evaluator.run(job, self.store)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, run_job, job)
+        except BrokenProcessPool:
+            log.warning("the fleet worker process died; starting another (every site starts again)")
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.start_worker()
+            self._sent.clear()
+            return None
+
+
+_SESSIONS = itertools.count(1)
+
+
+@dataclass(slots=True)
+class Sent:
+    """What the worker holds of a site in one session: the live states it was sent (so that the
+    next job carries only those changed since) and the report's bays (an update brings only those
+    whose facts or problems changed)."""
+
+    session: int
+    site: Site
+    version: int  # LiveState.version of the states sent: unchanged means nothing to look through
+    states: dict[str, BayState]  # in site-file order
+    bays: dict[str, BayHealth] = field(default_factory=dict)
+
+    def changed(self, states: Iterable[BayState]) -> list[BayState]:
+        # A bay's state is replaced, never changed in place: a new object is a new state.
+        held = self.states
+        return [s for s in states if held.get(s.bay) is not s]
+
+    def taken(self, states: list[BayState], version: int) -> None:
+        for s in states:
+            self.states[s.bay] = s
+        self.version = version
+
+    def apply(self, update: SiteUpdate) -> SiteHealth:
+        bays = self.bays
+        for bay in update.changed:
+            bays[bay.facts.bay] = bay
+        return SiteHealth(
+            self.site.id,
+            update.evaluated_ns,
+            [bays[b] for b in self.states],
+            update.site_problems,
+            update.counts,
+        )
 
 
 class FleetCollector(Collector):

@@ -23,13 +23,15 @@ to each client's receipt. Targets: p99 <= 50 ms for current state and guidance, 
 year of occupancy, SSE p99 <= 500 ms. Everything (clients included) shares this machine's cores,
 so the baseline row is printed next to the figures. Runs in about three minutes.
 
-``--monitor compare`` runs the scenarios twice on the same data, first with the fleet-health monitor
-off (``PARKLOTSE_FLEET_ENABLED=false``), then on with an evaluation every ``--fleet-refresh`` seconds
-(5: twelve times the default, so that evaluations fall inside every measurement; measured once its
-first evaluation, with the slow reads, is done; the rollup keeper is off in both runs), and prints the
-p99 of each with the ratio. Target (issue 13): the monitor raises the current state's p99 (summary,
-bays) by at most 10 %. A fresh monitor reads the status changes from InfluxDB on every evaluation
-(its first hour), so this is the heavier case.
+``--monitor compare`` runs the scenarios on the same data against an API with the fleet-health
+monitor off (``PARKLOTSE_FLEET_ENABLED=false``) and one with it on, evaluating every
+``--fleet-refresh`` seconds (5: twelve times the default, so that evaluations fall inside every
+measurement; measured once its first evaluation, with the slow reads, is done; the rollup keeper is
+off in both), ``--rounds`` times in alternating order (off, on; on, off; ...: a shared machine's
+load falls on both), and prints the median p99 of each with the median of the rounds' ratios and
+each round's ratio, and the API process's CPU seconds during the rows. Target (issue 13): the
+monitor raises the current state's p99 (summary, bays) by at most 10 %. A fresh monitor reads the
+status changes from InfluxDB on every evaluation (its first hour), so this is the heavier case.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import json
 import math
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -334,6 +337,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument(
         "--fleet-refresh", type=float, default=5.0, help="compare: seconds between evaluations (default 5)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="compare: rounds of off and on, alternating (default 3)"
+    )
     args = parser.parse_args(argv)
     if args.monitor == "compare":
         return compare_monitor(args)
@@ -460,13 +466,52 @@ def sensors_ready(api: str, site: Site, process: subprocess.Popen[bytes], root: 
     raise RuntimeError(f"the monitor did not evaluate the city: {(root / 'api.log').read_text()[-2000:]}")
 
 
+def monitor_run(
+    mode: str,
+    args: argparse.Namespace,
+    root: Path,
+    influx: LocalInfluxDB,
+    broker: LocalMosquitto,
+    sites: Path,
+    site: Site,
+    names: list[str],
+    now: int,
+) -> dict[str, float]:
+    """One API with the monitor ``mode`` (off/on): the p99 (ms) of each scenario, the first
+    evaluation's wall time (on) and the API process's CPU seconds during the rows."""
+    # The current state only: no rollup keeper, whose start-up work would blur both runs.
+    extra = {"PARKLOTSE_ROLLUP_ENABLED": "false"}
+    if mode == "off":
+        extra["PARKLOTSE_FLEET_ENABLED"] = "false"
+    else:
+        extra["PARKLOTSE_FLEET_REFRESH_S"] = f"{args.fleet_refresh:g}"
+    found: dict[str, float] = {}
+    process, api = start_api(root, influx, broker, sites, extra)
+    try:
+        current_ready(api, process, root, site, settle=mode == "off")
+        if mode == "on":
+            found["first_evaluation_s"] = sensors_ready(api, site, process, root)
+        cpu = cpu_seconds(process.pid)
+        for name in names:
+            make = scenarios(site, now)[name]
+            asyncio.run(load(api, make, min(args.clients, 10), 20))  # warm up
+            paced, _ = asyncio.run(load(api, make, args.clients, args.requests, args.interval))
+            found[name] = percentile(paced, 0.99) * 1000
+        found["api_cpu_s"] = cpu_seconds(process.pid) - cpu
+    finally:
+        process.terminate()
+        process.wait(30)
+    return found
+
+
 def compare_monitor(args: argparse.Namespace) -> dict[str, float]:
-    """The same scenarios against the API with the fleet monitor off, then on; p99 side by side."""
+    """The same scenarios against the API with the fleet monitor off and on, ``--rounds`` times in
+    alternating order (off, on; on, off; ...), so that a shared machine's load falls on both; the
+    median p99 of each, and each round's ratio."""
     site = city_site()
     only = set(filter(None, args.only.split(","))) or set(CURRENT_STATE)
     names = [n for n in scenarios(site, 0) if n == "baseline" or n in only]
-    p99: dict[str, dict[str, float]] = {"off": {}, "on": {}}
-    results: dict[str, float] = {}
+    rounds: list[dict[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="parklotse-bench-api-") as tmp:
         root = Path(tmp)
         sites = root / "sites"
@@ -478,46 +523,49 @@ def compare_monitor(args: argparse.Namespace) -> dict[str, float]:
         try:
             now = time.time_ns()
             write(influx.url, week_lines(site, now - 7 * DAY, now))
-            for mode in ("off", "on"):
-                # The current state only: no rollup keeper, whose start-up work would blur both runs.
-                extra = {"PARKLOTSE_ROLLUP_ENABLED": "false"}
-                if mode == "off":
-                    extra["PARKLOTSE_FLEET_ENABLED"] = "false"
-                else:
-                    extra["PARKLOTSE_FLEET_REFRESH_S"] = f"{args.fleet_refresh:g}"
-                process, api = start_api(root, influx, broker, sites, extra)
-                try:
-                    current_ready(api, process, root, site, settle=mode == "off")
+            for r in range(args.rounds):
+                row: dict[str, dict[str, float]] = {}
+                for mode in ("off", "on") if r % 2 == 0 else ("on", "off"):
+                    row[mode] = monitor_run(mode, args, root, influx, broker, sites, site, names, now)
                     if mode == "on":
-                        first = sensors_ready(api, site, process, root)
-                        results["fleet_first_evaluation_s"] = first
                         print(
-                            f"monitor on: its first evaluation (slow reads included) took {first:.1f} s",
+                            f"round {r + 1}, monitor on: first evaluation (slow reads included) "
+                            f"{row['on']['first_evaluation_s']:.1f} s",
                             flush=True,
                         )
-                    for name in names:
-                        make = scenarios(site, now)[name]
-                        asyncio.run(load(api, make, min(args.clients, 10), 20))  # warm up
-                        paced, _ = asyncio.run(load(api, make, args.clients, args.requests, args.interval))
-                        p99[mode][name] = percentile(paced, 0.99) * 1000
-                        print(f"  monitor {mode:<3} {name:<9} p99 {p99[mode][name]:8.1f} ms", flush=True)
-                finally:
-                    process.terminate()
-                    process.wait(30)
+                rounds.append(row)
+                cells = "  ".join(
+                    f"{n} {row['off'][n]:.1f} -> {row['on'][n]:.1f} ms ({row['on'][n] / row['off'][n]:.2f}x)"
+                    for n in names
+                )
+                print(f"round {r + 1} ({' then '.join(row)}): {cells}", flush=True)
         finally:
             broker.stop()
             influx.stop()
     print()
     print(
-        f"{args.clients} clients x 1 request / {args.interval:g} s, {args.requests} requests per row; "
-        f"monitor on: an evaluation every {args.fleet_refresh:g} s (the default is 60 s)"
+        f"{args.clients} clients x 1 request / {args.interval:g} s, {args.requests} requests per row, "
+        f"{args.rounds} rounds (off and on in alternating order); monitor on: an evaluation every "
+        f"{args.fleet_refresh:g} s (the default is 60 s), measured after its first"
     )
-    print(f"{'scenario':<10}{'p99 off ms':>12}{'p99 on ms':>12}{'on/off':>9}{'target':>9}")
-    for name in names:
-        off, on = p99["off"][name], p99["on"][name]
+    print(
+        f"{'scenario':<10}{'p99 off ms':>12}{'p99 on ms':>12}{'on/off':>9}{'target':>9}   "
+        "each round's on/off (medians of the rounds)"
+    )
+    results: dict[str, float] = {}
+    for name in [*names, "api_cpu_s"]:
+        off = statistics.median(row["off"][name] for row in rounds)
+        on = statistics.median(row["on"][name] for row in rounds)
+        each = [row["on"][name] / row["off"][name] for row in rounds]
+        ratio = statistics.median(each)
         target = "<= 1.10" if name in CURRENT_STATE else "-"
-        print(f"{name:<10}{off:12.1f}{on:12.1f}{on / off:9.2f}{target:>9}")
-        results.update({f"{name}_p99_off_ms": off, f"{name}_p99_on_ms": on})
+        label = "API CPU s" if name == "api_cpu_s" else name
+        print(
+            f"{label:<10}{off:12.1f}{on:12.1f}{ratio:9.2f}{target:>9}   "
+            + ", ".join(f"{x:.2f}" for x in each)
+        )
+        results.update({f"{name}_off": off, f"{name}_on": on, f"{name}_ratio": ratio})
+    results["fleet_first_evaluation_s"] = statistics.median(row["on"]["first_evaluation_s"] for row in rounds)
     return results
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from parking.fleet.rules import HOUR_NS
@@ -79,3 +80,11 @@ class ChangeWindow:
             if n:
                 found[bay] = n
         return found
+
+
+def with_real_hour(counts: dict[str, int], hour: Mapping[str, int], real: frozenset[str]) -> dict[str, int]:
+    """A simulated site's counts (its simulated hour) with the hands-on bays' real hour: their real
+    sensors keep real time (docs/fleet.md, "Simulated time")."""
+    if not real:
+        return counts
+    return {b: n for b, n in counts.items() if b not in real} | {b: hour[b] for b in real & hour.keys()}

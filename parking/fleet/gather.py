@@ -201,21 +201,21 @@ def _latest(live: float | None, stored: tuple[float, Trend | None] | None) -> fl
 
 
 def zone_latest(
-    site: Site,
+    zones: Mapping[str, str],
     states: Iterable[BayState],
     since: Iterable[int | None],
     top: dict[str, tuple[int, str, int | None]] | None = None,
 ) -> dict[str, tuple[int, str, int | None]]:
     """Per zone, in one pass: the latest status change (time, bay) and the latest of any other bay,
-    so that each bay can be compared with the rest of its zone. Bays without a known free/occupied
-    status do not count. ``top``: the result for the bays before these, to go on from (a site's bays
-    can be taken in slices, in site-file order, with the same result)."""
-    bays = site.bays
+    so that each bay can be compared with the rest of its zone. ``zones``: each bay's zone
+    (``SiteLayout.zones``). Bays without a known free/occupied status do not count. ``top``: the
+    result for the bays before these, to go on from (a site's bays can be taken in slices, in
+    site-file order, with the same result)."""
     top = {} if top is None else top
     for s, t in zip(states, since, strict=True):
         if t is None or (s.status is not BayStatus.FREE and s.status is not BayStatus.OCCUPIED):
             continue
-        zone = bays[s.bay].zone
+        zone = zones[s.bay]
         held = top.get(zone)
         if held is None:
             top[zone] = (t, s.bay, None)
@@ -226,15 +226,35 @@ def zone_latest(
     return top
 
 
+@dataclass(frozen=True, slots=True)
+class SiteLayout:
+    """What the join needs of a site file: per bay (site-file order) its zone, device and codec.
+
+    Small enough to send to the monitor's worker process, where a ``Site`` carries every bay's
+    geometry and properties too."""
+
+    id: str
+    bays: Mapping[str, tuple[str, str | None, str | None]]  # bay: (zone, device, codec)
+
+    @classmethod
+    def of(cls, site: Site) -> SiteLayout:
+        return cls(site.id, {b.id: (b.zone, b.device_id or b.dev_eui, b.codec) for b in site.bays.values()})
+
+    @property
+    def zones(self) -> dict[str, str]:
+        return {bay: fixed[0] for bay, fixed in self.bays.items()}
+
+
 class SiteBays:
     """Joins a site's facts into ``BayFacts``; what its site file fixes (zone, device, codec) is looked
     up once per site, not per bay and evaluation (a city has 10,080 bays, evaluated every minute)."""
 
-    __slots__ = ("_fixed", "site")
+    __slots__ = ("_fixed", "layout", "zones")
 
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self._fixed = {b.id: (b.zone, b.device_id or b.dev_eui, b.codec) for b in site.bays.values()}
+    def __init__(self, site: Site | SiteLayout) -> None:
+        self.layout = site if isinstance(site, SiteLayout) else SiteLayout.of(site)
+        self._fixed = self.layout.bays
+        self.zones = self.layout.zones
 
     def assemble(
         self,
@@ -249,7 +269,7 @@ class SiteBays:
         caller can yield after it too. Pure."""
         states = list(states)
         since = [status_since(s, slow) for s in states]
-        return self.join(states, since, zone_latest(self.site, states, since), changes, slow, refusals)
+        return self.join(states, since, zone_latest(self.zones, states, since), changes, slow, refusals)
 
     def join(
         self,
@@ -262,7 +282,7 @@ class SiteBays:
     ) -> Iterator[BayFacts]:
         """``assemble`` once the pass over the whole site is done (``since``: ``status_since`` of each
         state; ``latest``: ``zone_latest``), for a caller that takes that pass in slices."""
-        site_id, fixed = self.site.id, self._fixed
+        site_id, fixed = self.layout.id, self._fixed
         radio, volts_by_bay, percent_by_bay = slow.radio, slow.battery_v, slow.battery_pct
         no_radio: tuple[float | None, float | None, int] = (None, None, 0)
         for s, started in zip(states, since, strict=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
 from api.fleet import BayHealth, SiteHealth, changes, evaluate, webhook_messages
@@ -93,5 +92,5 @@ def test_the_daily_swing_is_the_highest_minus_the_lowest_hour_of_whole_days() ->
 def test_an_evaluation_covers_every_bay() -> None:
     states = [BayState("showroom", b) for b in SHOWROOM.bays]
     facts = assemble(SHOWROOM, states, {}, SlowFacts(read_ns=0), {})
-    report = asyncio.run(evaluate(SHOWROOM, facts, SlowFacts(read_ns=0), Thresholds(), NOW, None))
+    report = evaluate(SHOWROOM, facts, SlowFacts(read_ns=0), Thresholds(), NOW, None)
     assert len(report.bays) == len(SHOWROOM.bays) and report.counts["silent"] == len(SHOWROOM.bays)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from parking.events import BayStatus
 from parking.fleet.deadletters import Refusal
-from parking.fleet.gather import SiteBays, SlowFacts, assemble, zone_latest
+from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, assemble, zone_latest
 from parking.fleet.rules import DAY_NS, HOUR_NS, SECOND_NS, BayFacts, Trend
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
@@ -83,7 +83,8 @@ def test_the_zones_latest_changes_taken_in_slices_are_those_of_one_pass() -> Non
         for i, b in enumerate(bays)
     ]
     since = [s.since_ns for s in states]
+    zones = SiteLayout.of(SHOWROOM).zones
     sliced: dict[str, tuple[int, str, int | None]] = {}
     for start in range(0, len(states), 3):
-        zone_latest(SHOWROOM, states[start : start + 3], since[start : start + 3], sliced)
-    assert sliced == zone_latest(SHOWROOM, states, since)
+        zone_latest(zones, states[start : start + 3], since[start : start + 3], sliced)
+    assert sliced == zone_latest(zones, states, since)

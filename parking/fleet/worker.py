@@ -1,0 +1,194 @@
+"""The fleet monitor's evaluations, in a worker process of their own at a lower priority.
+
+A city's evaluation (reading and parsing the status changes of the last hour in the monitor's first
+hour, joining 10,080 bays' facts, the rules over them) takes a few hundred milliseconds of CPU; in
+the API's process it held the interpreter in slices between requests, and the current state's p99
+went up by half (docs/fleet.md, Cost). Here the worker keeps each site's live states, slow facts and
+last report between evaluations, so a job carries only what changed since the last one (states,
+change counts, refusals) and an update only the bays whose facts or problems changed; the API's
+share of an evaluation is a look at which states changed and a swap of the report.
+
+A worker that does not hold the site's session (it was restarted) answers None; the API then starts a
+new session with every state and the problems of its last report, so problems keep their starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from parking.events import BayStatus
+from parking.fleet.changes import with_real_hour
+from parking.fleet.deadletters import Refusal
+from parking.fleet.evaluation import BayHealth, SiteHealth, changes, evaluate
+from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, read_fast, read_slow
+from parking.fleet.rules import HOUR_NS, Problem, Thresholds
+from parking.settings import CommonSettings
+from parking.state import BayState
+from parking.store import InfluxStore
+
+WORKER_NICENESS = 10  # background work: requests and the ingester come first
+
+# What the join needs of a live state, as a plain tuple (cheap to send): bay, status, since,
+# last seen, battery volts, battery percent.
+StateRow = tuple[str, BayStatus, int | None, int | None, float | None, float | None]
+
+
+def state_row(s: BayState) -> StateRow:
+    return (s.bay, s.status, s.since_ns, s.last_seen_ns, s.battery_v, s.battery_pct)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """How the worker reaches InfluxDB (the API's own ``PARKLOTSE_INFLUX_*`` settings)."""
+
+    url: str
+    database: str
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> StoreConfig:
+        password = settings.influx_password
+        return cls(
+            settings.influx_url,
+            settings.influx_db,
+            settings.influx_username,
+            None if password is None else password.get_secret_value(),
+            settings.influx_timeout_s,
+        )
+
+    def open(self) -> InfluxStore:
+        return InfluxStore(
+            self.url, self.database, username=self.username, password=self.password, timeout_s=self.timeout_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteJob:
+    """One evaluation of a site. ``layout`` (and ``previous``) only when a session starts; then
+    ``states`` holds every bay, else only those changed since the session's last job."""
+
+    site: str
+    session: int
+    now_ns: int
+    states: list[StateRow]
+    counts: dict[str, int] | None  # status changes per bay, from the events heard; None: ask InfluxDB
+    refusals: Mapping[str, tuple[int, Refusal]]
+    thresholds: Thresholds
+    slow_every_ns: int
+    battery_every_ns: int
+    simulated: Thresholds | None = None
+    real: frozenset[str] = frozenset()
+    layout: SiteLayout | None = None
+    previous: SiteHealth | None = None  # the API's last report, problem bays only (a new session)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteUpdate:
+    """What an evaluation changed: the bays whose facts or problems differ from the session's last
+    update (every bay in its first), the site's problems and counts, and the problems raised and
+    cleared (the webhook's changes)."""
+
+    session: int
+    evaluated_ns: int
+    changed: list[BayHealth]
+    site_problems: list[Problem]
+    counts: dict[str, int]
+    raised_cleared: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def read_counts(
+    store: InfluxStore, site: str, now_ns: int, simulated: Thresholds | None, real: frozenset[str]
+) -> dict[str, int]:
+    """Status changes per bay from InfluxDB (the monitor's first hour); a simulated site's bays over
+    their simulated hour, its hands-on bays over the real one."""
+    window = HOUR_NS if simulated is None else int(simulated.flapping_window_s * 1e9)
+    counts = await read_fast(store, site, now_ns, window)
+    hour = counts if window == HOUR_NS or not real else await read_fast(store, site, now_ns)
+    return with_real_hour(counts, hour, real)
+
+
+class SiteEvaluator:
+    """A site's evaluations as the worker keeps them between jobs."""
+
+    def __init__(self, session: int, layout: SiteLayout, previous: SiteHealth | None) -> None:
+        self.session = session
+        self.join = SiteBays(layout)
+        self.states: dict[str, BayState] = {}
+        self.slow: SlowFacts | None = None
+        self.report = previous
+        self.held: dict[str, BayHealth] = {}  # what the API holds per bay
+
+    async def run(self, job: SiteJob, store: InfluxStore) -> SiteUpdate:
+        """The job's reads (the slow facts when due, the change counts in the first hour), then
+        ``step``."""
+        slow = self.slow
+        if slow is None or job.now_ns - slow.read_ns >= job.slow_every_ns:
+            slow = await read_slow(store, job.site, job.now_ns, job.thresholds, slow, job.battery_every_ns)
+            self.slow = slow
+        counts = job.counts
+        if counts is None:
+            counts = await read_counts(store, job.site, job.now_ns, job.simulated, job.real)
+        return self.step(job, slow, counts)
+
+    def step(self, job: SiteJob, slow: SlowFacts, counts: Mapping[str, int]) -> SiteUpdate:
+        """The evaluation itself, with the facts read: the job's states taken, every bay joined and
+        judged, and what differs from the last update."""
+        site, now = job.site, job.now_ns
+        for row in job.states:
+            self.states[row[0]] = BayState(site, *row)
+        facts = self.join.assemble(self.states.values(), counts, slow, job.refusals)
+        report = evaluate(
+            self.join.layout, facts, slow, job.thresholds, now, self.report, job.simulated, job.real
+        )
+        held = self.held
+        changed = [b for b in report.bays if held.get(b.facts.bay) != b]
+        found = changes(self.report, report)
+        self.held = {b.facts.bay: b for b in report.bays}
+        self.report = report
+        return SiteUpdate(self.session, now, changed, report.site_problems, report.counts, found)
+
+
+# In the worker process: per site, its evaluations (process-local by design: it is what spares
+# sending every bay at every evaluation). Set up by ``start_worker``.
+_SITES: dict[str, SiteEvaluator] = {}
+_STORE: list[StoreConfig] = []
+
+
+def start_worker(store: StoreConfig, niceness: int = WORKER_NICENESS) -> None:
+    """The worker process's initializer: lower priority, and where InfluxDB is."""
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+    _STORE[:] = [store]
+
+
+def evaluator_for(job: SiteJob) -> SiteEvaluator | None:
+    """The site's evaluations the job belongs to (a new one when it starts a session); None when this
+    process does not hold the job's session."""
+    held = _SITES.get(job.site)
+    if job.layout is not None:
+        held = _SITES[job.site] = SiteEvaluator(job.session, job.layout, job.previous)
+    elif held is None or held.session != job.session:
+        return None
+    return held
+
+
+def run_job(job: SiteJob) -> SiteUpdate | None:
+    """One job in the worker process (``start_worker`` ran there); None when it does not hold the
+    job's session."""
+    evaluator = evaluator_for(job)
+    if evaluator is None:
+        return None
+    config = _STORE[0]
+
+    async def with_store() -> SiteUpdate:
+        async with config.open() as store:
+            return await evaluator.run(job, store)
+
+    return asyncio.run(with_store())
