@@ -45,6 +45,7 @@ from parking.fleet.worker import (
     SiteJob,
     SiteUpdate,
     StoreConfig,
+    bay_health,
     evaluator_for,
     run_job,
     start_worker,
@@ -279,7 +280,7 @@ class FleetMonitor:
             if update is None:
                 raise RuntimeError("the fleet worker did not take a new session")
             self._sent[site.id] = held
-        report = held.apply(update)
+        report = await held.apply(update)
         self._reports[site.id] = report
         if self.webhook is not None:
             for message in webhook_messages(site.id, now, previous is None, update.raised_cleared):
@@ -313,6 +314,7 @@ class FleetMonitor:
 
 
 _SESSIONS = itertools.count(1)
+APPLY_SLICE = 500  # bays made from an update's rows between the event loop's turns (about a millisecond)
 
 
 @dataclass(slots=True)
@@ -337,10 +339,15 @@ class Sent:
             self.states[s.bay] = s
         self.version = version
 
-    def apply(self, update: SiteUpdate) -> SiteHealth:
+    async def apply(self, update: SiteUpdate) -> SiteHealth:
+        """The report with the update's bays; a whole site's (a new session, or after a slow read) is
+        made in slices with the event loop's turns between them."""
         bays = self.bays
-        for bay in update.changed:
+        for i, row in enumerate(update.changed, 1):
+            bay = bay_health(row)
             bays[bay.facts.bay] = bay
+            if i % APPLY_SLICE == 0:
+                await asyncio.sleep(0)
         return SiteHealth(
             self.site.id,
             update.evaluated_ns,

@@ -3,14 +3,15 @@ update only the bays whose facts or problems changed, and a lost session is said
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 
 from api.fleet import Sent
 from parking.events import BayStatus
-from parking.fleet.evaluation import SiteHealth, evaluate
+from parking.fleet.evaluation import BayHealth, SiteHealth, evaluate
 from parking.fleet.gather import SiteLayout, SlowFacts, assemble
-from parking.fleet.rules import HOUR_NS, SECOND_NS, Problem, Thresholds
-from parking.fleet.worker import SiteEvaluator, SiteJob, evaluator_for, state_row
+from parking.fleet.rules import HOUR_NS, SECOND_NS, BayFacts, Problem, ProblemCode, Thresholds, Trend
+from parking.fleet.worker import SiteEvaluator, SiteJob, bay_health, bay_row, evaluator_for, state_row
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
 from parking.state import BayState
@@ -45,7 +46,7 @@ def test_an_update_brings_the_changed_bays_and_applied_gives_the_whole_report() 
     held = Sent(1, SHOWROOM, 0, {s.bay: s for s in live})
     first = evaluator.step(job(1, live, layout=SiteLayout.of(SHOWROOM)), SLOW, {})
     assert len(first.changed) == len(SHOWROOM.bays)
-    held.apply(first)
+    asyncio.run(held.apply(first))
 
     later = NOW + 60 * SECOND_NS
     flapping = BayState("showroom", "A02", BayStatus.OCCUPIED, later, later)
@@ -56,11 +57,11 @@ def test_an_update_brings_the_changed_bays_and_applied_gives_the_whole_report() 
 
     # A02's own facts changed, and those of its zone's other bays (the zone's latest change).
     zone_a = {b for b, bay in SHOWROOM.bays.items() if bay.zone == "A"}
-    assert [s.bay for s in fresh] == ["A02"] and {b.facts.bay for b in update.changed} == zone_a
+    assert [s.bay for s in fresh] == ["A02"] and {row[0][1] for row in update.changed} == zone_a
     whole = evaluate(
         SHOWROOM, assemble(SHOWROOM, live, {"A02": 30}, SLOW, {}), SLOW, Thresholds(), later, None
     )
-    assert held.apply(update) == whole
+    assert asyncio.run(held.apply(update)) == whole
     assert [(c["change"], c["bay"], c["code"]) for c in update.raised_cleared] == [
         ("raised", "A02", "flapping")
     ]
@@ -80,7 +81,7 @@ def test_a_new_session_keeps_the_problems_starts_and_raises_nothing_again() -> N
     previous.bays[1] = type(previous.bays[1])(previous.bays[1].facts, [found])
     evaluator = SiteEvaluator(2, SiteLayout.of(SHOWROOM), previous.with_problems_only())
     update = evaluator.step(job(2, states(NOW), layout=SiteLayout.of(SHOWROOM)), SLOW, {"A02": 30})
-    a02 = next(b for b in update.changed if b.facts.bay == "A02")
+    a02 = next(bay_health(row) for row in update.changed if row[0][1] == "A02")
     assert [p.since_ns for p in a02.problems] == [NOW - HOUR_NS] and update.raised_cleared == []
 
 
@@ -89,3 +90,30 @@ def test_jobs_and_updates_can_be_sent_to_another_process() -> None:
     update = SiteEvaluator(3, SiteLayout.of(SHOWROOM), None).step(sent, SLOW, {"A02": 30})
     assert pickle.loads(pickle.dumps(sent)) == sent
     assert pickle.loads(pickle.dumps(update)) == update
+
+
+def test_a_bay_sent_as_plain_tuples_comes_back_the_same() -> None:
+    facts = BayFacts(
+        "showroom",
+        "A01",
+        "A",
+        "dev-1",
+        "bosch-pls",
+        BayStatus.OCCUPIED,
+        NOW - HOUR_NS,
+        NOW - 60 * SECOND_NS,
+        3,
+        3.41,
+        41.0,
+        Trend(3.4, -0.01, 9),
+        Trend(41.0, -0.5, 8),
+        -101.0,
+        4.5,
+        17,
+        7,
+        "bad_frame",
+        NOW - 2 * HOUR_NS,
+    )
+    bay = BayHealth(facts, [Problem(ProblemCode.REJECTED, NOW, "de", "en")])
+    back = bay_health(bay_row(bay))
+    assert back == bay and back.problems[0].code is ProblemCode.REJECTED
