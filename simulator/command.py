@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--report-json", type=Path, help="write the JSON report here (--offline)")
     _add(parser, "--report-html", type=Path, help="write the self-contained HTML report here (--offline)")
     _add(parser, "--sites-dir", type=Path, help="site files (default: PARKLOTSE_SITES_DIR)")
-    _add(parser, "--no-progress", action="store_true", help="no progress bar")
+    _add(parser, "--no-progress", action="store_true", help="no progress bar (none off a terminal)")
 
 
 def _add(parser: argparse.ArgumentParser, *names: str, **options: Any) -> None:

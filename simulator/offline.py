@@ -108,7 +108,8 @@ def progress_bar(total_hours: float, enabled: bool) -> Iterator[Callable[[float]
         unit="sim-h",
         desc="simulating",
         delay=PROGRESS_DELAY_S,
-        disable=not enabled,
+        # None: only on a terminal, so a log file or a pipe does not fill with bar redraws.
+        disable=None if enabled else True,
         file=sys.stderr,
         leave=False,
         dynamic_ncols=True,
