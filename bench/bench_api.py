@@ -549,9 +549,10 @@ def compare_monitor(args: argparse.Namespace) -> dict[str, float]:
         f"{args.fleet_refresh:g} s (the default is 60 s), measured after its first"
     )
     print(
-        f"{'scenario':<10}{'p99 off ms':>12}{'p99 on ms':>12}{'on/off':>9}{'target':>9}   "
-        "each round's on/off (medians of the rounds)"
+        "p99 off/on: medians of the rounds; on/off: the median of the rounds' ratios, then each round's; "
+        "API CPU s: the API's own process during the rows (a worker process of it not included)"
     )
+    print(f"{'scenario':<10}{'p99 off ms':>12}{'p99 on ms':>12}{'on/off':>9}{'target':>9}   rounds")
     results: dict[str, float] = {}
     for name in [*names, "api_cpu_s"]:
         off = statistics.median(row["off"][name] for row in rounds)

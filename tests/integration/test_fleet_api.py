@@ -83,8 +83,13 @@ def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> 
     try:  # stopped even when it never got ready: a failed set-up must not leave an API running
         wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), READY_DEADLINE_S, "API ready")
         assert service.alive(), service.output()
-        # Dead letters are not retained: the monitor must be listening before any is published.
-        wait_for(lambda: _sensors(url).get("deadletter_feed_connected"), 20, "fleet monitor listening")
+
+        # Dead letters are not retained: the monitor must be listening before any is published. Its
+        # first report also waits for its worker process to start (at nice 10: slow on a busy machine).
+        def listening() -> Any:
+            return _sensors(url).get("deadletter_feed_connected")
+
+        wait_for(listening, READY_DEADLINE_S, "fleet monitor listening")
         yield url
     finally:
         service.stop()
