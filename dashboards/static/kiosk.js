@@ -108,7 +108,7 @@ const K = {
   zones: [],
   bays: new Map(),           // bay id -> latest bay state message
   dirty: { map: false, occ: false, heat: false, status: false, measured: false, text: false },
-  flushTimer: null, lastFlush: 0, drawing: false, revision: 0,
+  flushTimer: null, lastFlush: 0, drawing: null, revision: 0, // drawing: the redraw under way (a promise)
   occHistory: null,          // {x: [], y: []} from the API, or null when it has none
   occLive: { x: [], y: [] }, // bounded ring of live samples
   occNowDrawn: undefined,    // the live occupancy the panel shows (redrawn when the bays change it)
@@ -245,12 +245,21 @@ function settled() {
   K.pending -= 1;
   if (K.pending === 0) {
     // Ready once every panel has drawn once (with data or with "keine Daten").
-    flush().then(() => {
+    drawnOnce().then(() => {
       K.ready = true;
       performance.mark("kiosk-ready");
       document.body.dataset.ready = "1";
     });
   }
+}
+
+// Every loader has marked its panel dirty by now. A redraw already under way may have passed a panel
+// before its loader marked it: let that one finish, then a redraw that starts after this point draws
+// every panel still waiting. The twins' canvases draw in animation frames.
+async function drawnOnce() {
+  if (K.drawing) await K.drawing;
+  await flush();
+  if (K.twins) await K.firstFrame;
 }
 
 // ---------------------------------------------------------------- language
@@ -350,9 +359,13 @@ function scheduleFlush() {
   K.flushTimer = setTimeout(() => { K.flushTimer = null; flush(); }, wait);
 }
 
-async function flush() {
-  if (K.drawing) { scheduleFlush(); return; }
-  K.drawing = true;
+function flush() {
+  if (K.drawing) { scheduleFlush(); return K.drawing; }
+  K.drawing = drawDirty().finally(() => { K.drawing = null; });
+  return K.drawing;
+}
+
+async function drawDirty() {
   K.lastFlush = performance.now();
   try {
     if (K.dirty.map && K.fig) {
@@ -370,8 +383,6 @@ async function flush() {
     document.body.dataset.updates = String(K.updates);
   } catch (err) {
     console.error(err);
-  } finally {
-    K.drawing = false;
   }
 }
 
@@ -383,6 +394,7 @@ function startTwins(geometry) {
     with: new TwinView($("cv-with"), geometry, "with_sensors"),
   };
   window.addEventListener("resize", () => { for (const v of Object.values(K.twins)) v.resize(); });
+  K.firstFrame = new Promise((resolve) => { K.framed = resolve; });
   requestAnimationFrame(frameLoop);
 }
 
@@ -398,6 +410,7 @@ function frameLoop(ts) {
     f.n += 1;
   }
   f.last = ts;
+  if (K.framed) { K.framed(); K.framed = null; }
   requestAnimationFrame(frameLoop);
 }
 
