@@ -127,6 +127,39 @@ class ProtocolError(RuntimeError):
 
 
 @dataclass(slots=True)
+class Isolation:
+    """A batch InfluxDB refused, written again one line at a time: the lines it refuses alone become
+    dead letters (``store_rejected``), the others are stored. The one place for that rule: the core
+    drives it for live batches, the spool replay for spooled ones (``ingest.service``)."""
+
+    untried: deque[str]
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, lines: Iterable[str]) -> Isolation:
+        return cls(deque(lines))
+
+    @property
+    def next_line(self) -> str | None:
+        """The line to write alone next; None once every line was tried."""
+        return self.untried[0] if self.untried else None
+
+    def stored(self) -> None:
+        """InfluxDB took ``next_line``."""
+        self.untried.popleft()
+
+    def refused_line(self, reason: str) -> None:
+        """InfluxDB refused ``next_line`` alone."""
+        self.refused.append((self.untried.popleft(), reason))
+
+    def dead_letters(self, received_ns: int) -> list[DeadLetter]:
+        return [
+            dead_letter(Rejection(Reason.STORE_REJECTED, reason), STORE_TOPIC, line.encode(), received_ns)
+            for line, reason in self.refused
+        ]
+
+
+@dataclass(slots=True)
 class _Batch:
     seq: int = 0
     # (mid, qos, generation, received_mono) of each message, in arrival order.
@@ -138,9 +171,7 @@ class _Batch:
     opened_mono: float = 0.0
     last_received_ns: int = 0
     lines: list[str] = field(default_factory=list)
-    # Isolation of refused points: lines still to try alone, and those refused with the reason.
-    untried: deque[str] = field(default_factory=deque)
-    refused: list[tuple[str, str]] = field(default_factory=list)
+    isolation: Isolation | None = None  # while InfluxDB's refusal is being narrowed down
 
 
 _NOTHING: list[Action] = []
@@ -235,28 +266,27 @@ class Delivery:
     def written(self, batch: int) -> list[Action]:
         """InfluxDB took the lines of the last ``Write``."""
         inflight = self._expect(batch, Phase.WRITING, Phase.ISOLATING)
-        if self._phase is Phase.ISOLATING:
-            inflight.untried.popleft()
-            return self._isolate_next(inflight)
+        if inflight.isolation is not None:
+            inflight.isolation.stored()
+            return self._isolate_next(inflight, inflight.isolation)
         return self._durable(inflight)
 
     def write_refused(self, batch: int, reason: str) -> list[Action]:
         """InfluxDB refused the lines of the last ``Write`` (a 4xx: it will refuse them again)."""
         inflight = self._expect(batch, Phase.WRITING, Phase.ISOLATING)
-        if self._phase is Phase.ISOLATING:
-            inflight.refused.append((inflight.untried.popleft(), reason))
+        isolation = inflight.isolation
+        if isolation is not None:
+            isolation.refused_line(reason)
         else:
             self._phase = Phase.ISOLATING
-            inflight.untried = deque(inflight.lines)
-            inflight.refused = []
-        return self._isolate_next(inflight)
+            isolation = inflight.isolation = Isolation.of(inflight.lines)
+        return self._isolate_next(inflight, isolation)
 
     def write_unavailable(self, batch: int) -> list[Action]:
         """InfluxDB did not answer: spool the whole batch (rewriting points it took is harmless)."""
         inflight = self._expect(batch, Phase.WRITING, Phase.ISOLATING)
         self._phase = Phase.SPOOLING
-        inflight.untried.clear()
-        inflight.refused = []
+        inflight.isolation = None
         return [AppendToSpool(inflight.seq, inflight.lines)]
 
     def spooled(self, batch: int) -> list[Action]:
@@ -303,19 +333,12 @@ class Delivery:
         self._phase = Phase.WRITING
         return [decoded, Write(batch.seq, batch.lines)]
 
-    def _isolate_next(self, inflight: _Batch) -> list[Action]:
-        if inflight.untried:
-            return [Write(inflight.seq, [inflight.untried[0]])]
-        letters = [
-            dead_letter(
-                Rejection(Reason.STORE_REJECTED, reason),
-                STORE_TOPIC,
-                line.encode(),
-                inflight.last_received_ns,
-            )
-            for line, reason in inflight.refused
-        ]
-        inflight.letters.extend(letters)
+    def _isolate_next(self, inflight: _Batch, isolation: Isolation) -> list[Action]:
+        line = isolation.next_line
+        if line is not None:
+            return [Write(inflight.seq, [line])]
+        inflight.letters.extend(isolation.dead_letters(inflight.last_received_ns))
+        inflight.isolation = None
         return self._durable(inflight)
 
     def _durable(self, batch: _Batch) -> list[Action]:

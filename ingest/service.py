@@ -26,16 +26,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.brokerlink import BrokerLink, BufferedClient
-from ingest.deadletters import KEEP_PAYLOAD_BYTES, DeadLetter, DeadLetterFile, RateLimitedLog, dead_letter
+from ingest.deadletters import KEEP_PAYLOAD_BYTES, DeadLetter, DeadLetterFile, RateLimitedLog
 from ingest.decode import DecodeLimits
 from ingest.delivery import (
-    STORE_TOPIC,
     Ack,
     Action,
     AppendToSpool,
     Decoded,
     Delivery,
     DeliveryConfig,
+    Isolation,
     KeepDeadLetters,
     Phase,
     ProtocolError,
@@ -44,7 +44,6 @@ from ingest.delivery import (
     Write,
 )
 from ingest.metrics import IngestMetrics
-from ingest.rejections import Reason, Rejection
 from ingest.settings import IngestSettings
 from ingest.spool import Spool, SpoolFull
 from ingest.takeover import SESSION_TAKEN_OVER, ClientIdTakenOver, TakeoverWatch
@@ -400,20 +399,19 @@ class Ingester:
         self.metrics.stored.inc(len(lines))
 
     async def _write_isolating(self, lines: list[str], exc: StoreRejected) -> list[DeadLetter]:
-        """InfluxDB refused a spooled batch: write line by line; dead letters for the refused lines."""
+        """InfluxDB refused a spooled batch: the core's ``Isolation``, carried out here (the replay
+        runs beside the core's batches); dead letters for the lines refused alone."""
         log.warning("InfluxDB refused a spooled batch (%s); isolating the refused points", exc)
         now = time.time_ns()
-        refused = []
-        for line in lines:
+        isolation = Isolation.of(lines)
+        while (line := isolation.next_line) is not None:
             try:
                 await self._write([line])
             except StoreRejected as single:
-                refused.append(
-                    dead_letter(
-                        Rejection(Reason.STORE_REJECTED, str(single)), STORE_TOPIC, line.encode(), now
-                    )
-                )
-        return refused
+                isolation.refused_line(str(single))
+            else:
+                isolation.stored()
+        return isolation.dead_letters(now)
 
     async def _replay(self, stop: asyncio.Event) -> None:
         """Drain the spool into InfluxDB, oldest first, whenever it is reachable; also after a restart."""

@@ -13,6 +13,7 @@ from ingest.delivery import (
     Decoded,
     Delivery,
     DeliveryConfig,
+    Isolation,
     KeepDeadLetters,
     Phase,
     ProtocolError,
@@ -119,6 +120,22 @@ def test_a_refused_point_becomes_a_dead_letter_and_the_rest_of_its_batch_is_stor
     assert letter.reason == "store_rejected" and letter.payload == batch.lines[1].encode()
     assert letter.detail == "field type conflict on line 2"
     assert actions.index(kept) < actions.index(of(actions, Ack)[0]) and acked(actions) == [1, 2, 3]
+
+
+def test_isolation_tries_each_line_alone_in_order_and_letters_only_the_refused_ones() -> None:
+    # The rule the core follows for live batches and the spool replay for spooled ones.
+    isolation = Isolation.of(["a", "b", "c"])
+    tried = []
+    while (line := isolation.next_line) is not None:
+        tried.append(line)
+        if line == "b":
+            isolation.refused_line("type conflict")
+        else:
+            isolation.stored()
+    [letter] = isolation.dead_letters(NOW_NS)
+    assert tried == ["a", "b", "c"]
+    assert (letter.reason, letter.detail, letter.payload) == ("store_rejected", "type conflict", b"b")
+    assert (letter.topic, letter.received_ns) == ("influxdb/write", NOW_NS)
 
 
 def test_an_outage_while_isolating_spools_the_whole_batch(registry: Registry) -> None:
