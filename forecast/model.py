@@ -89,8 +89,37 @@ class ModelConfig:
 DEFAULT_CONFIG = ModelConfig()
 
 
-VALIDATION_DAYS = 7
+# The days before a fit on which the shrinkage towards carrying the value forward is chosen.
+VALIDATION_DAYS = 14
 TRUST_STEPS = np.linspace(0.0, 1.0, 11)
+# Predicted changes are cut by a dead zone (a share) before they are used: where the outcome does not
+# move at all in most cases (a quiet street at 15 minutes), every small predicted change costs its
+# full size in those cases, and only a large one (after a sudden jump) earns its keep.
+DEAD_ZONES = np.array([0.0, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02])
+# The shrinkage is chosen apart for targets in the day and at night (local hours): a street that does
+# not move at night gains nothing from a change the model predicts there, while its day may.
+DAY_HOURS = (7.0, 20.0)
+
+
+def shrink(change: Floats, trust: Floats | float, dead_zone: Floats | float) -> Floats:
+    """``trust`` times the change after the dead zone is taken off its size (soft thresholding)."""
+    return trust * np.sign(change) * np.maximum(np.abs(change) - dead_zone, 0.0)
+
+
+def choose_shrinkage(target: Floats, change: Floats) -> tuple[float, float]:
+    """(trust, dead zone) whose shrunk change erred least on validation outcomes (of equals the one
+    with the smaller dead zone, then the smaller trust); without outcomes (0, 0): the value carried."""
+    if len(target) == 0:
+        return 0.0, 0.0
+    trust, dead_zone = (grid.reshape(-1) for grid in np.meshgrid(TRUST_STEPS, DEAD_ZONES))
+    errors = np.abs(target[None, :] - shrink(change[None, :], trust[:, None], dead_zone[:, None]))
+    best = int(np.argmin(errors.mean(axis=1)))
+    return float(trust[best]), float(dead_zone[best])
+
+
+def in_the_day(rows: Frame) -> npt.NDArray[np.bool_]:
+    hour = rows.x[:, features.NAMES.index("target_hour")]
+    return (hour >= DAY_HOURS[0]) & (hour < DAY_HOURS[1])
 
 
 def _regressor(config: ModelConfig, quantile: float) -> HistGradientBoostingRegressor:
@@ -120,47 +149,56 @@ def _usable(x: Floats) -> Floats:
 
 
 class QuantileModel:
-    """Three quantile models of the change from now; the median's change is trusted per horizon only as
-    far as it beat carrying the value forward on the last week before the fit (held out, then refitted)."""
+    """Three quantile models of the change from now; the median's change is used per horizon, for day
+    and night targets apart, only as far as it beat carrying the value forward on the days before the
+    fit (held out, then refitted)."""
 
     def __init__(self, config: ModelConfig = DEFAULT_CONFIG) -> None:
         self._config = config
         self._models = [_regressor(config, q) for q in QUANTILES]
-        self._trust_horizons = np.array(TRAIN_HORIZONS_MIN, dtype=np.float64) * 60
-        self.trust = np.ones(len(TRAIN_HORIZONS_MIN))
+        self._shrink_horizons = np.array(TRAIN_HORIZONS_MIN, dtype=np.float64) * 60
+        # [night, day] × training horizon; as predicted until validation says otherwise
+        self.trust = np.ones((2, len(TRAIN_HORIZONS_MIN)))
+        self.dead_zone = np.zeros((2, len(TRAIN_HORIZONS_MIN)))
 
     def fit(self, rows: Frame) -> QuantileModel:
         target = rows.truth - rows.persistence
         # One thread: on a shared two-core machine OpenMP's spinning threads made a fit 20× slower.
         with threadpool_limits(limits=1, user_api="openmp"):
-            self.trust = self._validate(rows, target)
+            self._validate(rows, target)
             for model in self._models:
                 model.fit(_usable(rows.x), target)
         return self
 
-    def _validate(self, rows: Frame, target: Floats) -> Floats:
-        """Per training horizon, the share of the predicted change that minimised the error last week."""
-        trust = np.ones(len(TRAIN_HORIZONS_MIN))
-        early = rows.origin < rows.origin.max() - VALIDATION_DAYS * DAY
+    def _validate(self, rows: Frame, target: Floats) -> None:
+        """The shrinkage per training horizon and day or night, chosen on the last VALIDATION_DAYS
+        before the fit (at most the later half of the history) with a model trained on the days before
+        them; with too little history for that, the change is used as predicted."""
+        last, first = int(rows.origin.max()), int(rows.origin.min())
+        early = rows.origin < last - min(VALIDATION_DAYS * DAY, (last - first) // 2)
         if early.sum() < MIN_TRAINING_ROWS or early.all():
-            return trust
-        late = ~early
+            return
+        late = rows.take(~early)
         validation = _regressor(self._config, 0.5).fit(_usable(rows.x[early]), target[early])
-        change = validation.predict(rows.x[late])
-        for i, horizon in enumerate(self._trust_horizons):
-            chosen = rows.horizon[late] == horizon
-            if chosen.any():
-                errors = np.abs(target[late][chosen][:, None] - TRUST_STEPS * change[chosen][:, None])
-                trust[i] = TRUST_STEPS[int(np.argmin(errors.mean(axis=0)))]
-        return trust
+        change, outcome, day = validation.predict(late.x), target[~early], in_the_day(late)
+        for i, horizon in enumerate(self._shrink_horizons):
+            for part in (0, 1):
+                chosen = (late.horizon == horizon) & (day == bool(part))
+                if chosen.any():
+                    self.trust[part, i], self.dead_zone[part, i] = choose_shrinkage(
+                        outcome[chosen], change[chosen]
+                    )
 
     def predict(self, rows: Frame) -> Band:
         now = rows.persistence
         with threadpool_limits(limits=1, user_api="openmp"):
-            changes = [model.predict(rows.x) for model in self._models]
-        trust = np.interp(rows.horizon, self._trust_horizons, self.trust)
-        low, median, high = (
-            np.clip(now + change, 0.0, 1.0) for change in (changes[0], trust * changes[1], changes[2])
+            low_change, median_change, high_change = (model.predict(rows.x) for model in self._models)
+        part = in_the_day(rows).astype(np.intp)
+        trust, dead_zone = (
+            np.choose(part, [np.interp(rows.horizon, self._shrink_horizons, row) for row in table])
+            for table in (self.trust, self.dead_zone)
         )
+        median_change = shrink(median_change, trust, dead_zone)
+        low, median, high = (np.clip(now + c, 0.0, 1.0) for c in (low_change, median_change, high_change))
         # Separately fitted quantiles can cross; the band is widened to hold the median.
         return Band(low=np.minimum(low, median), median=median, high=np.maximum(high, median))
