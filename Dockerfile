@@ -11,10 +11,8 @@ COPY simulator ./simulator
 COPY dashboards ./dashboards
 COPY parklotse ./parklotse
 COPY forecast ./forecast
-# dashboards.assets: the kiosk's plotly.js bundle from the npm registry, checked against its pinned hash,
-# kept beside the installed package (-P: the installed copy is imported, not ./dashboards).
+# The kiosk's plotly.js comes with the package (dashboards/plotly/): nothing is fetched at run time.
 RUN pip install . \
-    && python -P -m dashboards.assets \
     && groupadd --system --gid 10001 parklotse \
     && useradd --system --uid 10001 --gid 10001 --home /data parklotse \
     && mkdir -p /data \

@@ -56,10 +56,6 @@ PY
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi
-  # The kiosk's plotly.js (the cartesian bundle, from the npm registry, hash-checked); without it
-  # the API serves the plotly package's full bundle and a cold screen starts slower.
-  "$VENV/bin/python" -m dashboards.assets >/dev/null \
-    || echo "run.sh: could not fetch the kiosk's plotly.js bundle; the kiosk uses the full one" >&2
 }
 
 case "${1:-help}" in

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 import dashboards
-from dashboards.assets import PLOTLY_CARTESIAN, kept
+from api.routes.sites import etag_matches
+from dashboards.assets import BUNDLE, AssetError, verified
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -57,43 +58,52 @@ def staff() -> FileResponse:
     return FileResponse(STATIC / "staff.html", media_type="text/html", headers=_PAGE_HEADERS)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlotlyScript:
-    """The plotly.js the pages load as ``/static/plotly.min.js``."""
+    """The plotly.js the pages load as ``/static/plotly.min.js``, held in memory."""
 
-    path: Path
+    name: str
+    content: bytes
 
     @cached_property
-    def gzipped(self) -> tuple[bytes, str]:
-        """The script compressed once per process (about a third of its size), and its ETag."""
-        raw = self.path.read_bytes()
-        return gzip.compress(raw, compresslevel=6, mtime=0), f'"{hashlib.sha256(raw).hexdigest()[:16]}"'
+    def etag(self) -> str:
+        return f'"{hashlib.sha256(self.content).hexdigest()[:16]}"'
+
+    @cached_property
+    def gzipped(self) -> bytes:
+        """Compressed once per process (about a third of the size): a cold kiosk start waits less."""
+        return gzip.compress(self.content, compresslevel=6, mtime=0)
 
 
-def choose_plotly() -> PlotlyScript:
-    """The cartesian bundle if set-up fetched it, else the full plotly.js of the plotly package."""
-    path = kept()
-    if path is not None:
-        log.info("kiosk plotly.js: %s@%s", PLOTLY_CARTESIAN.package, PLOTLY_CARTESIAN.version)
-        return PlotlyScript(path)
-    log.warning(
-        "kiosk plotly.js: the full bundle of the plotly package (a cold screen starts about 0.6 s "
-        "slower); 'python -m dashboards.assets' fetches the smaller %s",
-        PLOTLY_CARTESIAN.package,
-    )
-    return PlotlyScript(FULL_PLOTLY_JS)
+def choose_plotly(bundle: Path = BUNDLE, fallback: Path = FULL_PLOTLY_JS) -> PlotlyScript:
+    """The pages' partial bundle (dashboards/plotly/), else the full plotly.js of the plotly package."""
+    try:
+        script = PlotlyScript(bundle.name, verified(bundle))
+    except AssetError as exc:
+        log.warning("kiosk plotly.js: the plotly package's full bundle (a cold start is slower): %s", exc)
+        return PlotlyScript(fallback.name, fallback.read_bytes())
+    log.info("kiosk plotly.js: %s", bundle.name)
+    return script
 
 
 @router.get("/static/plotly.min.js")
-def plotly_js(request: Request, accept_encoding: str = Header("", include_in_schema=False)) -> Response:
-    """Plotly, served from this host; gzipped, so a cold kiosk start waits less for it."""
+def plotly_js(
+    request: Request,
+    accept_encoding: str = Header("", include_in_schema=False),
+    if_none_match: str | None = Header(None, include_in_schema=False),
+) -> Response:
+    """Plotly, served from this host; gzipped when the browser takes it, 304 when it has it already."""
     script: PlotlyScript = request.app.state.plotly
-    headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding"}
-    if "gzip" not in accept_encoding.lower():
-        return FileResponse(script.path, media_type="text/javascript", headers=headers)
-    body, etag = script.gzipped
-    headers.update({"Content-Encoding": "gzip", "ETag": etag})
-    return Response(body, media_type="text/javascript", headers=headers)
+    gzipped = "gzip" in accept_encoding.lower()
+    # One tag per encoding: the two bodies differ, and a cache keeps them apart (Vary).
+    etag = f'{script.etag[:-1]}-gzip"' if gzipped else script.etag
+    headers = {"Cache-Control": "max-age=86400", "Vary": "Accept-Encoding", "ETag": etag}
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    if not gzipped:
+        return Response(script.content, media_type="text/javascript", headers=headers)
+    headers["Content-Encoding"] = "gzip"
+    return Response(script.gzipped, media_type="text/javascript", headers=headers)
 
 
 @router.get("/static/{name}")

@@ -1,77 +1,59 @@
-"""The kiosk's plotly.js bundle: fetched from the npm registry, kept only if its hash is the pinned one."""
+"""The pages' plotly.js: the committed partial bundle is used only if it is the build recorded beside it."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import tarfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from dashboards.assets import PLOTLY_CARTESIAN, AssetError, kept, unpack, verify
+from dashboards.assets import BUNDLE, AssetError, recorded_sha256, verified
 
-SCRIPT = b"/**\n* plotly.js (cartesian - minified) v4.1.1\n*/\nvar Plotly = {};\n"
-
-
-def _tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+SCRIPT = (
+    b"/**\n* plotly.js (parklotse kiosk: scatter, bar, heatmap - minified) v4.1.1\n*/\nvar Plotly = {};\n"
+)
 
 
-def _integrity(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+def _keep(folder: Path, content: bytes, recorded: bytes | None = None) -> Path:
+    bundle = folder / "plotly-kiosk.min.js"
+    bundle.write_bytes(content)
+    digest = hashlib.sha256(content if recorded is None else recorded).hexdigest()
+    (folder / "plotly-kiosk.min.js.sha256").write_text(f"{digest}  plotly-kiosk.min.js\n")
+    return bundle
 
 
-def test_a_tarball_with_the_pinned_hash_passes() -> None:
-    data = b"any bytes"
-    verify(data, _integrity(data))
+def test_the_committed_bundle_is_the_recorded_build_of_plotly_js_4_1_1() -> None:
+    content = verified(BUNDLE)
+    assert b"plotly.js (parklotse kiosk: scatter, bar, heatmap - minified) v4.1.1" in content[:200]
+    assert BUNDLE.with_name("plotly-kiosk.min.js.LICENSE").read_text().startswith("MIT License")
 
 
-def test_a_tarball_with_another_hash_is_refused() -> None:
-    with pytest.raises(AssetError, match="integrity mismatch"):
-        verify(b"tampered", _integrity(b"original"))
+def test_a_bundle_with_the_recorded_sha256_is_used(tmp_path: Path) -> None:
+    assert verified(_keep(tmp_path, SCRIPT)) == SCRIPT
 
 
-def test_an_unknown_hash_algorithm_is_refused() -> None:
-    with pytest.raises(AssetError, match="unsupported integrity algorithm 'md5'"):
-        verify(b"x", "md5-abc")
+def test_a_bundle_changed_after_the_build_is_refused(tmp_path: Path) -> None:
+    bundle = _keep(tmp_path, SCRIPT + b"tampered", recorded=SCRIPT)
+    with pytest.raises(AssetError, match="the recorded build"):
+        verified(bundle)
 
 
-def test_unpacking_keeps_the_script_and_its_licence() -> None:
-    tarball = _tarball(
-        {"package/plotly-cartesian.min.js": SCRIPT, "package/LICENSE": b"MIT", "package/README.md": b"r"}
-    )
-    spec = replace(PLOTLY_CARTESIAN, integrity=_integrity(tarball))
-    assert unpack(tarball, spec) == {
-        "plotly-cartesian.min.js": SCRIPT,
-        "plotly-cartesian.min.js.LICENSE": b"MIT",
-    }
+def test_a_missing_bundle_is_refused(tmp_path: Path) -> None:
+    bundle = _keep(tmp_path, SCRIPT)
+    bundle.unlink()
+    with pytest.raises(AssetError, match="cannot read"):
+        verified(bundle)
 
 
-def test_a_tarball_without_the_script_is_refused() -> None:
-    tarball = _tarball({"package/LICENSE": b"MIT"})
-    spec = replace(PLOTLY_CARTESIAN, integrity=_integrity(tarball))
-    with pytest.raises(AssetError, match=r"lacks plotly-cartesian\.min\.js"):
-        unpack(tarball, spec)
+def test_a_bundle_without_a_recorded_sha256_is_refused(tmp_path: Path) -> None:
+    bundle = tmp_path / "plotly-kiosk.min.js"
+    bundle.write_bytes(SCRIPT)
+    with pytest.raises(AssetError, match="no recorded sha256"):
+        verified(bundle)
 
 
-def test_a_kept_script_of_the_pinned_release_is_used(tmp_path: Path) -> None:
-    (tmp_path / "plotly-cartesian.min.js").write_bytes(SCRIPT)
-    assert kept(PLOTLY_CARTESIAN, tmp_path) == tmp_path / "plotly-cartesian.min.js"
-
-
-def test_a_kept_script_of_another_release_is_not_used(tmp_path: Path) -> None:
-    (tmp_path / "plotly-cartesian.min.js").write_bytes(SCRIPT.replace(b"4.1.1", b"3.0.0"))
-    assert kept(PLOTLY_CARTESIAN, tmp_path) is None
-
-
-def test_no_kept_script_means_none(tmp_path: Path) -> None:
-    assert kept(PLOTLY_CARTESIAN, tmp_path) is None
+def test_a_record_for_another_file_is_refused(tmp_path: Path) -> None:
+    bundle = _keep(tmp_path, SCRIPT)
+    (tmp_path / "plotly-kiosk.min.js.sha256").write_text(f"{'0' * 64}  plotly.min.js\n")
+    with pytest.raises(AssetError, match="not a sha256sum line"):
+        recorded_sha256(bundle)
