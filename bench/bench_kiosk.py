@@ -228,6 +228,11 @@ def print_cold(indent: str, ready: list[float], dcl: list[float]) -> None:
     )
 
 
+def load_span(before: float) -> str:
+    """The 1-minute load average at the start and now: how much the shared cores were asked for."""
+    return f"load average {before:.1f} → {os.getloadavg()[0]:.1f}"
+
+
 def heap_mb(cdp: CDPSession) -> float:
     cdp.send("HeapProfiler.collectGarbage")
     cdp.send("HeapProfiler.collectGarbage")
@@ -266,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
     rng = random.Random(args.seed)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-kiosk-") as tmp, stack(Path(tmp)) as (mqtt_url, api):
         url = f"{api}/?site={SITE}"
@@ -282,7 +288,10 @@ def main(argv: list[str] | None = None) -> None:
                 twin_cold = twin_render(browser, api, mqtt_url, url, args.loads)
                 browser.close()
                 publisher.close()
-                print(f"kiosk benchmark, cold renders only ({SITE}, 1920×1080, headless Chromium, loopback)")
+                print(
+                    f"kiosk benchmark, cold renders only ({SITE}, 1920×1080, headless Chromium, loopback, "
+                    f"{load_span(load_before)})"
+                )
                 print("  real-sensor layout:")
                 print_cold("    ", cold, cold_dcl)
                 print("  twin view (stand-in simulator):")
@@ -367,7 +376,7 @@ def main(argv: list[str] | None = None) -> None:
     p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
     print(
         f"kiosk benchmark ({SITE}, 1920×1080, headless Chromium, loopback, "
-        f"{time.monotonic() - started:.0f} s)"
+        f"{time.monotonic() - started:.0f} s, {load_span(load_before)})"
     )
     print_cold("  ", cold, cold_dcl)
     print(
