@@ -114,7 +114,7 @@ class Ingester:
         self._connected = False
         self._takeover = TakeoverWatch()
         self._fatal: ClientIdTakenOver | None = None
-        self._client: mqtt.Client | None = None
+        self._client: BufferedClient | None = None
         self._link: BrokerLink | None = None
         self._io: asyncio.Task[Report] | None = None
         self._last_message_mono = time.monotonic()
@@ -453,8 +453,7 @@ class Ingester:
     def _ack(self, action: Ack) -> None:
         client = self._client
         if client is not None and action.generation == self.delivery.generation:
-            for mid, qos in action.messages:
-                client.ack(mid, qos)
+            client.acknowledge(action.messages)
             self.metrics.acked.inc(len(action.messages))
         now = time.monotonic()
         for received in action.received_mono:
