@@ -67,8 +67,9 @@ def render(loaded: LoadResult, result: Backtest, scores: list[HorizonScore]) -> 
     lines += [header, "-" * len(header)]
     for s in scores:
         lines.append(
-            f"{horizon_label(s.horizon_min):>9} | {s.mae['model']:6.2f} | {s.mae['persistence']:11.2f} | "
-            f"{s.mae['same_slot_last_week']:19.2f} | {s.mae['weekday_slot_median']:21.2f} | {s.n:7d} | "
+            # Three decimals: on a quiet street model and persistence can differ only in the third.
+            f"{horizon_label(s.horizon_min):>9} | {s.mae['model']:6.3f} | {s.mae['persistence']:11.3f} | "
+            f"{s.mae['same_slot_last_week']:19.3f} | {s.mae['weekday_slot_median']:21.3f} | {s.n:7d} | "
             f"{s.band_coverage:17.0%} "
         )
     return "\n".join(lines)
