@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion, _ConnectionState
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -79,7 +79,7 @@ class Pair:
         self.ours.setblocking(False)
         self.broker.settimeout(2)
         self.client._sock = self.ours
-        self.client._state = mqtt._ConnectionState.MQTT_CS_CONNECTED
+        self.client._state = _ConnectionState.MQTT_CS_CONNECTED
         self.messages: list[mqtt.MQTTMessage] = []
         self.client.on_message = lambda _c, _u, message: self.messages.append(message)
         # As under BrokerLink: paho queues what it sends until the loop finds the socket writable.
@@ -118,7 +118,7 @@ def pairs() -> Iterator[tuple[Pair, Pair]]:
 
 
 def seen(message: mqtt.MQTTMessage) -> tuple[object, ...]:
-    properties = message.properties.json() if message.properties is not None else None
+    properties = message.properties.json() if message.properties is not None else None  # type: ignore[no-untyped-call]
     return message.topic, message.payload, message.qos, message.mid, message.retain, message.dup, properties
 
 
@@ -158,7 +158,12 @@ def test_acknowledgements_of_a_batch_go_out_as_paho_would_send_them_in_one_write
     lean, paho = pairs
     sends: list[int] = []
     send = lean.client._sock_send
-    lean.client._sock_send = lambda data: sends.append(len(data)) or send(data)  # type: ignore[method-assign]
+
+    def counted(buf: bytes | bytearray) -> int:
+        sends.append(len(buf))
+        return send(buf)
+
+    lean.client._sock_send = counted  # type: ignore[method-assign]
     messages = [(1, 1), (2, 1), (300, 1), (4, 0)]
     assert isinstance(lean.client, BufferedClient)
     lean.client.acknowledge(messages)
