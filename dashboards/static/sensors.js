@@ -9,7 +9,7 @@ const TEXT = {
   de: {
     title: "Parklotse – Sensoren", fleet: "Sensor-Zustand", map: "Karte", all: "alle",
     evaluated: "geprüft", no_problem: "alle Sensoren in Ordnung", dead_letters: "Abgewiesene Nachrichten",
-    none: "keine", error: "Sensor-Zustand nicht erreichbar:",
+    none: "keine", error: "Sensor-Zustand nicht erreichbar:", evaluating: "Die Sensoren werden seit dem Start zum ersten Mal geprüft …",
     cols: { bay: "Platz", zone: "Zone", device: "Gerät", status: "Status", last_message: "Letzte Nachricht",
       battery: "Batterie", radio: "Funk (RSSI / SNR)", problems: "Probleme" },
     codes: { silent: "stumm", stuck: "hängt", flapping: "flattert", battery_low: "Batterie schwach",
@@ -27,7 +27,7 @@ const TEXT = {
   en: {
     title: "Parklotse – sensors", fleet: "Sensor health", map: "Map", all: "all",
     evaluated: "checked", no_problem: "every sensor is fine", dead_letters: "Refused messages",
-    none: "none", error: "Sensor health is not available:",
+    none: "none", error: "Sensor health is not available:", evaluating: "The sensors are being checked for the first time since start-up …",
     cols: { bay: "Bay", zone: "Zone", device: "Device", status: "Status", last_message: "Last message",
       battery: "Battery", radio: "Radio (RSSI / SNR)", problems: "Problems" },
     codes: { silent: "silent", stuck: "stuck", flapping: "flapping", battery_low: "battery low",
@@ -65,7 +65,7 @@ async function getJson(path) {
   const response = await fetch(path, { headers: headers() });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    throw new Error(body.detail || `HTTP ${response.status}`);
+    throw Object.assign(new Error(body.detail || `HTTP ${response.status}`), { status: response.status });
   }
   return response.json();
 }
@@ -325,6 +325,13 @@ async function load() {
     $("msg").textContent = "";
     render();
   } catch (error) {
+    if (error.status === 503 && !data) {
+      // The monitor's first report since the API started: not a fault, ask again soon (Retry-After: 5).
+      $("msg").textContent = t().evaluating;
+      $("msg").className = "msg";
+      setTimeout(load, 5000);
+      return;
+    }
     $("msg").textContent = `${t().error} ${error.message}`;
     $("msg").className = "msg error";
   }
