@@ -39,7 +39,7 @@ from parking.events import ns_to_rfc3339
 from parking.fleet.changes import ChangeWindow, parse_event, with_real_hour
 from parking.fleet.deadletters import RefusalWindow, parse_dead_letter
 from parking.fleet.evaluation import BayHealth, SiteHealth, changes, evaluate, problem_counts
-from parking.fleet.gather import SiteLayout
+from parking.fleet.gather import SiteLayout, read_change_times
 from parking.fleet.rules import HOUR_NS, SiteProblemCode, Thresholds, in_simulated_time
 from parking.fleet.worker import (
     SiteJob,
@@ -47,6 +47,7 @@ from parking.fleet.worker import (
     StoreConfig,
     bay_health,
     evaluator_for,
+    read_change_times_job,
     run_job,
     start_worker,
     state_row,
@@ -245,7 +246,7 @@ class FleetMonitor:
         if simulator is not None and simulator.sensor_heartbeat_s is not None:
             simulated = in_simulated_time(self.thresholds, simulator.speed, simulator.sensor_heartbeat_s)
             real = frozenset(simulator.real_bays)
-        counts = self._heard_changes(site.id, now, simulated, real)
+        counts = await self._heard_changes(site.id, now, simulated, real)
         job = partial(
             SiteJob,
             site.id,
@@ -287,17 +288,34 @@ class FleetMonitor:
                 self.webhook.offer(message)
         return report
 
-    def _heard_changes(
+    async def _heard_changes(
         self, site: str, now: int, simulated: Thresholds | None, real: frozenset[str]
     ) -> dict[str, int] | None:
         """Status changes per bay in the last hour (a simulated site's bays: the last simulated hour)
-        from the change events heard, once heard for a whole hour; None before (the worker asks
-        InfluxDB)."""
-        if not self.changes.complete(now, HOUR_NS):
+        from the change events heard, with the changes InfluxDB held before the feed was heard for a
+        whole hour (read once per site and subscription); None while the feed is down (the worker
+        then asks InfluxDB)."""
+        heard = self.changes.heard_since_ns
+        if heard is None:
             return None
+        if not self.changes.covers(site, now, HOUR_NS):
+            times = await self._read_change_times(site, now - HOUR_NS, now)
+            if times is None or not self.changes.seed(site, times, heard):
+                return None  # the worker died, or the feed broke meanwhile: asked again next time
         window = HOUR_NS if simulated is None else int(simulated.flapping_window_s * 1e9)
         counts = self.changes.counts(site, now, window)
         return with_real_hour(counts, self.changes.counts(site, now) if real else {}, real)
+
+    async def _read_change_times(self, site: str, start: int, end: int) -> dict[str, list[int]] | None:
+        if self._pool is None:  # not started (tests): in the event loop, with the API's store
+            return await read_change_times(self.store, site, start, end)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, read_change_times_job, site, start, end
+            )
+        except BrokenProcessPool:
+            self._restart_worker()
+            return None
 
     async def _in_worker(self, job: SiteJob) -> SiteUpdate | None:
         if self._pool is None:  # not started (tests): in the event loop, with the API's store
@@ -306,11 +324,15 @@ class FleetMonitor:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, run_job, job)
         except BrokenProcessPool:
-            log.warning("the fleet worker process died; starting another (every site starts again)")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self.start_worker()
-            self._sent.clear()
+            self._restart_worker()
             return None
+
+    def _restart_worker(self) -> None:
+        log.warning("the fleet worker process died; starting another (every site starts again)")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.start_worker()
+        self._sent.clear()
 
 
 _SESSIONS = itertools.count(1)

@@ -377,7 +377,8 @@ class Delivery:
                 continue
             latest[(reading.site, reading.bay)] = after
             if before is None or before.status != after.status:
-                event = event_message(after, reading.time_ns, reading.source)
+                previous = None if before is None else before.status
+                event = event_message(after, reading.time_ns, reading.source, previous)
                 out.append(Publish(topics.event(reading.site, reading.bay), json.dumps(event), retain=False))
         for (site, bay), state in latest.items():
             out.append(Publish(topics.state(site, bay), json.dumps(state.as_message()), retain=True))

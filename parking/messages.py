@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from parking.events import ns_to_rfc3339
+from parking.events import BayStatus, ns_to_rfc3339
 from parking.state import BayState, StateMessage, WireTime
 from parking.timestamps import TimestampError, parse_rfc3339
 
@@ -31,12 +31,24 @@ class BayEvent(StateMessage):
     source: str | None = Field(
         default=None, description="The decoder that read it: native, tts, chirpstack or a vendor codec"
     )
+    previous: BayStatus | None = Field(
+        default=None,
+        description="The status before the reading, as the ingester knew it (unknown for a bay's first "
+        "reading; absent from ingesters before 2026-12)",
+    )
 
 
-def event_message(state: BayState, reading_ns: int, source: str) -> dict[str, Any]:
+def event_message(
+    state: BayState, reading_ns: int, source: str, previous: BayStatus | None = None
+) -> dict[str, Any]:
     """``BayEvent(...).model_dump(mode="json")``, made by hand: the ingester encodes one per status
     change, on its hot path (as ``BayState.as_message``). Tests hold the two equal."""
-    return {**state.as_message(), "ts": ns_to_rfc3339(reading_ns), "source": source}
+    return {
+        **state.as_message(),
+        "ts": ns_to_rfc3339(reading_ns),
+        "source": source,
+        "previous": None if previous is None else previous.value,
+    }
 
 
 class DeadLetterMessage(BaseModel):

@@ -1,9 +1,11 @@
 """Status changes per bay over the last hour, counted from the ingester's change events as they
 arrive (``parking/events/{site}/{bay}``), so that an evaluation needs no InfluxDB query for them.
 
-The count is trusted only once the feed has been heard for a whole window without a break; until
-then the monitor asks InfluxDB (``gather.read_fast``). Memory: at most ``MAX_PER_BAY`` times per bay
-(a count above the flapping threshold needs no more).
+The count is trusted once the feed has been heard for a whole window without a break, or once the
+changes InfluxDB holds from before were added to what was heard (``seed``: one read per site after
+each subscription, where the monitor used to ask InfluxDB at every evaluation of its first hour).
+While the feed is down the monitor asks InfluxDB (``gather.read_fast``). Memory: at most
+``MAX_PER_BAY`` times per bay (a count above the flapping threshold needs no more).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from parking.events import BayStatus
 from parking.fleet.rules import HOUR_NS
 from parking.timestamps import TimestampError, parse_rfc3339
 
 MAX_PER_BAY = 500
+UNKNOWN = BayStatus.UNKNOWN.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,7 @@ class ChangeEvent:
     bay: str
     status: str
     time_ns: int
+    previous: str | None = None  # the status before, as the ingester knew it (None: not said)
 
 
 def parse_event(payload: bytes) -> ChangeEvent | None:
@@ -32,9 +37,12 @@ def parse_event(payload: bytes) -> ChangeEvent | None:
     try:
         document = json.loads(payload)
         site, bay, status, ts = document["site"], document["bay"], document["status"], document["ts"]
-        if not all(isinstance(v, str) for v in (site, bay, status, ts)):
+        previous = document.get("previous")
+        if not all(isinstance(v, str) for v in (site, bay, status, ts)) or not isinstance(
+            previous, str | None
+        ):
             return None
-        return ChangeEvent(site, bay, status, parse_rfc3339(ts))
+        return ChangeEvent(site, bay, status, parse_rfc3339(ts), previous)
     except (ValueError, KeyError, TypeError, TimestampError):
         return None
 
@@ -48,25 +56,50 @@ class ChangeWindow:
         # Per site, then per bay: an evaluation counts one site's bays, not every site's.
         self._times: dict[str, dict[str, deque[int]]] = {}
         self._status: dict[tuple[str, str], str] = {}
+        self._seeded: dict[str, int] = {}  # site: the subscription (heard_since_ns) its seed went with
 
     def connected(self, now_ns: int) -> None:
         self.heard_since_ns = now_ns
 
     def lost(self) -> None:
         self.heard_since_ns = None
+        self._seeded.clear()  # what is missed until the next subscription is in no seed
 
     def add(self, event: ChangeEvent) -> None:
         key = (event.site, event.bay)
-        before = self._status.get(key)
+        before = self._status.get(key) if event.previous is None else event.previous
         self._status[key] = event.status
-        if before == event.status:
-            return  # the ingester's first reading of a bay, or a repeat: not a change
-        bays = self._times.setdefault(event.site, {})
-        bays.setdefault(event.bay, deque(maxlen=MAX_PER_BAY)).append(event.time_ns)
+        if before == event.status or before == UNKNOWN:
+            return  # a repeat, or a bay's first reading: no change (as InfluxDB counts them)
+        times = self._times.setdefault(event.site, {}).setdefault(event.bay, deque(maxlen=MAX_PER_BAY))
+        if event.time_ns not in times:  # not already in a seed (the event may come after the read)
+            times.append(event.time_ns)
 
     def complete(self, now_ns: int, window_ns: int) -> bool:
         """Whether the feed has been heard for the whole window before ``now_ns``."""
         return self.heard_since_ns is not None and self.heard_since_ns <= now_ns - window_ns
+
+    def covers(self, site: str, now_ns: int, window_ns: int) -> bool:
+        """Whether the counts of ``site`` hold every change of the window: heard for all of it, or
+        seeded since the feed's current subscription."""
+        heard = self.heard_since_ns
+        return heard is not None and (heard <= now_ns - window_ns or self._seeded.get(site) == heard)
+
+    def seed(self, site: str, times: Mapping[str, list[int]], subscription_ns: int) -> bool:
+        """Add the change times InfluxDB holds for ``site`` (read after the subscription at
+        ``subscription_ns``, so that with what was heard since nothing is missing). A change both
+        stored and heard has one time (to the millisecond, as events carry it) and counts once.
+        False, and nothing marked, when the feed was lost or subscribed again meanwhile: the read
+        may have missed what came in between."""
+        if self.heard_since_ns != subscription_ns:
+            return False
+        bays = self._times.setdefault(site, {})
+        for bay, stored in times.items():
+            held = bays.get(bay)
+            merged = sorted(set(stored).union(held)) if held else stored
+            bays[bay] = deque(merged[-MAX_PER_BAY:], maxlen=MAX_PER_BAY)
+        self._seeded[site] = subscription_ns
+        return True
 
     def counts(self, site: str, now_ns: int, window_ns: int | None = None) -> dict[str, int]:
         """Changes per bay of ``site`` within ``window_ns`` (default: the whole window) before now."""

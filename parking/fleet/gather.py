@@ -17,6 +17,7 @@ from parking.fleet.deadletters import Refusal
 from parking.fleet.rules import DAY_NS, HOUR_NS, BayFacts, SiteFacts, Thresholds, Trend, fit_trend
 from parking.history.influxql import (
     fleet_battery_query,
+    fleet_change_times_query,
     fleet_changes_query,
     fleet_first_reading_query,
     fleet_last_change_query,
@@ -30,6 +31,7 @@ from parking.registry import Site
 from parking.state import BayState
 from parking.store import InfluxStore, Series
 
+MS_NS = 1_000_000
 SITE_DAYS = 15  # two weeks of daily figures for the site rules, and the last day
 MIN_HOURS_FOR_SWING = 12  # a day with fewer hourly figures has no honest swing
 
@@ -66,6 +68,17 @@ def _per_bay(series: Iterable[Series], column: str) -> dict[str, tuple[int, floa
 
 def parse_changes(series: Iterable[Series]) -> dict[str, int]:
     return {bay: int(n) for bay, (_, n) in _per_bay(series, "changes").items()}
+
+
+def parse_change_times(series: Iterable[Series]) -> dict[str, list[int]]:
+    """Per bay, the times of its status changes, oldest first, to the millisecond (the precision of
+    the ingester's change events, so that a change both stored and heard is one time)."""
+    found: dict[str, list[int]] = {}
+    for s in series:
+        bay = s.tags.get("bay")
+        if bay is not None:
+            found.setdefault(bay, []).extend(int(row[0]) // MS_NS * MS_NS for row in s.values)
+    return {bay: sorted(times) for bay, times in found.items()}
 
 
 def parse_last_change(series: Iterable[Series]) -> dict[str, int]:
@@ -128,6 +141,14 @@ def daily_swing(hourly: Mapping[int, float | None], end_ns: int) -> list[tuple[i
 async def read_fast(store: InfluxStore, site: str, now_ns: int, window_ns: int = HOUR_NS) -> dict[str, int]:
     """Status changes per bay in the ``window_ns`` before ``now_ns`` (a simulated site: its hour)."""
     return parse_changes(await store.query(fleet_changes_query(site, now_ns - window_ns), epoch="ns"))
+
+
+async def read_change_times(
+    store: InfluxStore, site: str, start_ns: int, end_ns: int
+) -> dict[str, list[int]]:
+    """Every bay's status changes stored from ``start_ns`` to ``end_ns`` (the monitor reads them once
+    after it subscribes to the change events, to count the hour before as if it had heard it)."""
+    return parse_change_times(await store.query(fleet_change_times_query(site, start_ns, end_ns), epoch="ns"))
 
 
 async def read_slow(

@@ -25,7 +25,7 @@ from parking.events import BayStatus
 from parking.fleet.changes import with_real_hour
 from parking.fleet.deadletters import Refusal
 from parking.fleet.evaluation import BayHealth, SiteHealth, changes, evaluate
-from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, read_fast, read_slow
+from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, read_change_times, read_fast, read_slow
 from parking.fleet.rules import (
     HOUR_NS,
     BayFacts,
@@ -270,5 +270,17 @@ def run_job(job: SiteJob) -> SiteUpdate | None:
     async def with_store() -> SiteUpdate:
         async with config.open() as store:
             return await evaluator.run(job, store)
+
+    return asyncio.run(with_store())
+
+
+def read_change_times_job(site: str, start_ns: int, end_ns: int) -> dict[str, list[int]]:
+    """``gather.read_change_times`` in the worker process (``start_worker`` ran there): InfluxDB's
+    answer, thousands of rows for a city, is parsed there rather than in the API's event loop."""
+    config = _STORE[0]
+
+    async def with_store() -> dict[str, list[int]]:
+        async with config.open() as store:
+            return await read_change_times(store, site, start_ns, end_ns)
 
     return asyncio.run(with_store())

@@ -278,6 +278,14 @@ def fleet_changes_query(site: str, start_ns: int) -> str:
     )
 
 
+def fleet_change_times_query(site: str, start_ns: int, end_ns: int) -> str:
+    """Each status change per bay from ``start_ns`` to ``end_ns``, with its time (rows of ``d``)."""
+    return (
+        f"SELECT d FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "
+        f"WHERE {_fleet_where(site, start_ns, end_ns)} GROUP BY bay) WHERE d != 0 GROUP BY bay"
+    )
+
+
 def fleet_last_change_query(site: str, start_ns: int) -> str:
     return (
         f"SELECT last(d) AS d FROM (SELECT difference(occupied) AS d FROM {BAY_STATUS} "

@@ -7,6 +7,8 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import pytest
 from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
 from tests.conftest import READY_DEADLINE_S, Servers, _healthy
-from tests.helpers import Service, publish_all, wait_for
+from tests.helpers import Service, influx_query, publish_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -74,11 +76,11 @@ def receiver() -> Iterator[Receiver]:
     found.close()
 
 
-@pytest.fixture
-def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+@contextmanager
+def started_api(env: dict[str, str], log: Path) -> Iterator[str]:
+    """An API with the fleet monitor, yielded once the monitor listens for dead letters."""
     port = free_port()
-    env = {**stack_env, **FAST, "PARKLOTSE_ALERT_WEBHOOK_URL": receiver.url}
-    service = Service("api", ["api", "--port", str(port)], env, tmp_path / "api.log").start()
+    service = Service("api", ["api", "--port", str(port)], env, log).start()
     url = f"http://127.0.0.1:{port}"
     try:  # stopped even when it never got ready: a failed set-up must not leave an API running
         wait_for(lambda: _healthy(f"{url}/readyz") or not service.alive(), READY_DEADLINE_S, "API ready")
@@ -93,6 +95,13 @@ def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> 
         yield url
     finally:
         service.stop()
+
+
+@pytest.fixture
+def fleet_api(stack_env: dict[str, str], tmp_path: Path, receiver: Receiver) -> Iterator[str]:
+    env = {**stack_env, **FAST, "PARKLOTSE_ALERT_WEBHOOK_URL": receiver.url}
+    with started_api(env, tmp_path / "api.log") as url:
+        yield url
 
 
 def _sensors(api: str, **params: str) -> dict[str, Any]:
@@ -170,6 +179,37 @@ def test_the_api_lists_exactly_the_problems_of_each_crafted_history(
     metrics = httpx.get(f"{fleet_api}/metrics", timeout=5).text
     assert 'parklotse_sensor_problems{code="flapping",site="showroom"} 1.0' in metrics
     assert f'parklotse_sensor_problems{{code="silent",site="showroom"}} {1 + len(NEVER_HEARD)}.0' in metrics
+
+
+def test_changes_stored_before_the_api_started_count_in_its_first_hour(
+    servers: Servers, ingester: Service, stack_env: dict[str, str], influx_db: str, tmp_path: Path
+) -> None:
+    # The monitor hears change events only from its start; the hour before comes from InfluxDB, read
+    # once, and the events heard since are added to it (none of these is heard: all came before).
+    now = time.time_ns()
+    publish_all(
+        servers.mqtt_url, [reading("A04", now - (50 - 2 * i) * 60 * S, i % 2 == 0) for i in range(25)]
+    )
+    stored = "SELECT count(occupied) FROM bay_status WHERE bay = 'A04'"
+    wait_for(
+        lambda: [r["count"] for r in influx_query(servers.influx_url, influx_db, stored)] == [25],
+        30,
+        "the readings stored",
+    )
+
+    def a04(api: str) -> dict[str, Any]:
+        return next((s for s in _sensors(api).get("sensors", []) if s["bay"] == "A04"), {})
+
+    with started_api({**stack_env, **FAST}, tmp_path / "api.log") as api:
+        listening = datetime.now(UTC)  # the reports from now on count with the events heard
+
+        def evaluated_since_listening() -> bool:
+            evaluated = _sensors(api).get("evaluated_at")
+            return evaluated is not None and datetime.fromisoformat(evaluated) > listening
+
+        wait_for(evaluated_since_listening, 30, "a report made while the monitor listens")
+        assert a04(api)["changes_last_hour"] == 24
+        assert [p["code"] for p in a04(api)["problems"]] == ["flapping"]
 
 
 def test_an_unknown_problem_code_is_refused(fleet_api: str) -> None:

@@ -23,8 +23,13 @@ T = 1_763_719_200_123_000_000  # 2025-11-21T10:00:00.123Z
     ],
 )
 def test_the_hand_made_event_is_the_models_json(state: BayState) -> None:
-    made = event_message(state, T, "native")
-    wire = {**state.message().model_dump(mode="json"), "ts": ns_to_rfc3339(T), "source": "native"}
+    made = event_message(state, T, "native", BayStatus.UNKNOWN)
+    wire = {
+        **state.message().model_dump(mode="json"),
+        "ts": ns_to_rfc3339(T),
+        "source": "native",
+        "previous": "unknown",
+    }
     assert made == BayEvent.model_validate(wire).model_dump(mode="json")
 
 
@@ -33,6 +38,7 @@ def test_an_event_reads_back_into_the_model_and_unknown_fields_are_ignored() -> 
     wire = json.dumps({**event_message(state, T, "tts"), "added_later": 1})
     event = BayEvent.model_validate_json(wire)
     assert event.status is BayStatus.FREE and event.ts == T and event.source == "tts"
+    assert event.previous is None  # none given
 
 
 def test_a_dead_letter_as_filed_and_published_fits_the_model() -> None:

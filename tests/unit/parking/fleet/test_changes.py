@@ -42,3 +42,50 @@ def test_the_count_is_trusted_only_after_a_whole_window_heard_without_a_break() 
     window.lost()
     window.connected(NOW - MINUTE)
     assert not window.complete(NOW, HOUR_NS)
+
+
+def test_a_seed_from_influxdb_makes_the_count_whole_before_an_hour_is_heard() -> None:
+    window = ChangeWindow()
+    window.connected(NOW - 10 * MINUTE)
+    assert not window.covers("showroom", NOW, HOUR_NS)
+    assert window.seed("showroom", {"A01": [NOW - 40 * MINUTE, NOW - 30 * MINUTE]}, NOW - 10 * MINUTE)
+    assert window.covers("showroom", NOW, HOUR_NS)
+    assert not window.covers("elsewhere", NOW, HOUR_NS)
+    assert window.counts("showroom", NOW) == {"A01": 2}
+
+
+def test_a_change_both_stored_and_heard_counts_once() -> None:
+    window = ChangeWindow()
+    window.connected(NOW - 10 * MINUTE)
+    window.add(event("A01", "occupied", NOW - 5 * MINUTE))  # heard before the read
+    window.seed(
+        "showroom", {"A01": [NOW - 40 * MINUTE, NOW - 5 * MINUTE, NOW - 2 * MINUTE]}, NOW - 10 * MINUTE
+    )
+    window.add(event("A01", "free", NOW - 2 * MINUTE))  # its event came after the read
+    assert window.counts("showroom", NOW) == {"A01": 3}
+
+
+def test_a_seed_read_across_a_lost_feed_is_not_trusted() -> None:
+    window = ChangeWindow()
+    window.connected(NOW - 10 * MINUTE)
+    window.lost()
+    window.connected(NOW - MINUTE)
+    assert not window.seed("showroom", {"A01": [NOW - 40 * MINUTE]}, NOW - 10 * MINUTE)
+    assert not window.covers("showroom", NOW, HOUR_NS)
+
+
+def test_losing_the_feed_undoes_every_seed() -> None:
+    window = ChangeWindow()
+    window.connected(NOW - 10 * MINUTE)
+    window.seed("showroom", {}, NOW - 10 * MINUTE)
+    window.lost()
+    window.connected(NOW - MINUTE)
+    assert not window.covers("showroom", NOW, HOUR_NS)
+
+
+def test_a_bays_first_reading_is_no_change_when_the_ingester_says_so() -> None:
+    window = ChangeWindow()
+    window.add(ChangeEvent("showroom", "A01", "occupied", NOW - 3 * MINUTE, previous="unknown"))
+    window.add(ChangeEvent("showroom", "A01", "free", NOW - 2 * MINUTE, previous="occupied"))
+    window.add(ChangeEvent("showroom", "A02", "free", NOW - 2 * MINUTE, previous="occupied"))
+    assert window.counts("showroom", NOW) == {"A01": 1, "A02": 1}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from parking.events import BayStatus
 from parking.fleet.deadletters import Refusal
-from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, assemble, zone_latest
+from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, assemble, parse_change_times, zone_latest
 from parking.fleet.rules import DAY_NS, HOUR_NS, SECOND_NS, BayFacts, Trend
 from parking.registry import load_registry
 from parking.settings import DEFAULT_SITES_DIR
 from parking.state import BayState
+from parking.store import Series
 
 NOW = 1_800_000_000 * SECOND_NS
 SHOWROOM = load_registry(DEFAULT_SITES_DIR).sites["showroom"]
@@ -88,3 +89,11 @@ def test_the_zones_latest_changes_taken_in_slices_are_those_of_one_pass() -> Non
     for start in range(0, len(states), 3):
         zone_latest(zones, states[start : start + 3], since[start : start + 3], sliced)
     assert sliced == zone_latest(zones, states, since)
+
+
+def test_stored_change_times_come_per_bay_oldest_first_to_the_millisecond() -> None:
+    answer = [
+        Series("bay_status", {"bay": "A01"}, ["time", "d"], [[NOW + 1_234_567, 1.0], [NOW - HOUR_NS, -1.0]]),
+        Series("bay_status", {"bay": "A02"}, ["time", "d"], [[NOW, -1.0]]),
+    ]
+    assert parse_change_times(answer) == {"A01": [NOW - HOUR_NS, NOW + 1_000_000], "A02": [NOW]}
