@@ -44,7 +44,9 @@ from api.settings import ApiSettings
 from parking.events import BayStatus
 from parking.fleet.changes import ChangeEvent, ChangeWindow
 from parking.fleet.deadletters import Refusal
-from parking.fleet.gather import SiteBays, SlowFacts, read_fast, read_slow, status_since
+from parking.fleet.evaluation import SiteHealth
+from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, read_fast, read_slow, status_since
+from parking.fleet.incremental import SiteBook, vouched
 from parking.fleet.rules import (
     DAY_NS,
     HOUR_NS,
@@ -327,6 +329,91 @@ def bench_join(site: Site, repeat: int) -> None:
     print(f"   ratio lean / reference              {lean_s / reference_s:8.2f}x")
 
 
+CHANGED_PER_MINUTE = 84  # a change about every two hours per bay, as in day_lines: 10,080 / 120
+
+Inputs = tuple[list[BayState], dict[str, int], SlowFacts, dict[str, tuple[int, Refusal]]]
+
+
+def fleet_inputs(site: Site, now: int, seed: int = 6) -> Inputs:
+    """A fleet as a city would have it: sensors heard within three hours, statuses held for minutes
+    to hours, good batteries and radio; about 3 % with a problem (silent, flapping, low battery,
+    weak radio, refused messages)."""
+    rng = random.Random(seed)
+    states, changed, radio, refusals, counts = [], {}, {}, {}, {}
+    for bay in site.bays:
+        kind = rng.randrange(200)
+        since = now - rng.randrange(60, 6 * 3600) * S
+        seen = now - (30 * HOUR_NS if kind < 2 else rng.randrange(0, 3 * 3600) * S)
+        volts = 3.1 if kind in (2, 3) else 3.55
+        states.append(
+            BayState(site.id, bay, rng.choice((BayStatus.FREE, BayStatus.OCCUPIED)), since, seen, volts)
+        )
+        changed[bay] = since
+        radio[bay] = (-126.0 if kind == 4 else rng.uniform(-110, -80), rng.uniform(-5, 9), 12)
+        if kind == 5:
+            refusals[bay] = (9, Refusal(site.id, bay, "bad_frame", "frame too short", now - 60 * S))
+        if kind == 6:
+            counts[bay] = 25
+        elif since > now - HOUR_NS:
+            counts[bay] = 1
+    slow = SlowFacts(
+        read_ns=now, changed_ns=changed, window_start_ns=now - 15 * DAY_NS, radio=radio, battery_read_ns=now
+    )
+    return states, counts, slow, refusals
+
+
+def time_steps(site: Site, inputs: Inputs, now: int, repeat: int) -> tuple[float, float, int]:
+    """Medians of an evaluation after a minute's changes (``SiteBook.step``) and of a whole one of
+    the same inputs, timed in turn; and the bays with a problem. Stops unless both agree."""
+    states, counts, slow, refusals = inputs
+    live = {s.bay: s for s in states}
+    thresholds = Thresholds()
+    book = SiteBook(SiteLayout.of(site))
+    report, _ = book.step(states, counts, refusals, slow, thresholds, now)
+    rng = random.Random(5)
+    steps: tuple[list[float], list[float]] = ([], [])
+    for i in range(repeat):
+        now += 60 * S
+        counts = dict(counts)
+        fresh = []
+        for bay in rng.sample(list(live), CHANGED_PER_MINUTE):
+            before = live[bay]
+            status = BayStatus.FREE if before.status is BayStatus.OCCUPIED else BayStatus.OCCUPIED
+            live[bay] = BayState(site.id, bay, status, now, now, before.battery_v, before.battery_pct)
+            fresh.append(live[bay])
+            counts[bay] = counts.get(bay, 0) + 1
+        whole: SiteHealth | None = None
+        for which in (0, 1) if i % 2 == 0 else (1, 0):
+            started = time.perf_counter()
+            if which == 0:
+                report, _ = book.step(fresh, counts, refusals, slow, thresholds, now)
+            else:
+                facts = SiteBays(site).assemble(live.values(), counts, slow, refusals)
+                whole = evaluate(site, facts, slow, thresholds, now, report)
+            steps[which].append(time.perf_counter() - started)
+        if whole is None or vouched(report) != vouched(whole):
+            raise SystemExit(f"step {i + 1}: the evaluation after changes differs from a whole one")
+    problems = sum(1 for b in report.bays if b.problems)
+    return statistics.median(steps[0]), statistics.median(steps[1]), problems
+
+
+def bench_steps(site: Site, repeat: int) -> None:
+    """Evaluations one after another as the worker makes them (``SiteBook``: only the bays whose
+    inputs changed joined and judged again, bays with a problem every time), beside a whole
+    evaluation of the same inputs each time: a minute between them, in which 84 bays change (state
+    and change count)."""
+    now = time.time_ns()
+    print(f"3. evaluations a minute apart, {CHANGED_PER_MINUTE} bays changed before each, median of {repeat}")
+    print("   (only what changed: SiteBook.step; baseline: a whole evaluation; same reports):")
+    print(f"   {'inputs':<38}{'problems':>9}{'changed':>10}{'whole':>10}{'ratio':>8}")
+    for name, inputs in (
+        ("a fleet as in a city (fleet_inputs)", fleet_inputs(site, now)),
+        ("every branch of the join (join_inputs)", join_inputs(site, now)),
+    ):
+        one, all_, problems = time_steps(site, inputs, now, repeat)
+        print(f"   {name:<38}{problems:>9,}{one * 1000:>8.1f}ms{all_ * 1000:>8.1f}ms{one / all_:>7.2f}x")
+
+
 def day_lines(site: Site, now: int, seed: int = 2) -> list[str]:
     rng = random.Random(seed)
     lines = []
@@ -458,7 +545,7 @@ def bench_influx(site: Site, repeat: int) -> None:
             lines = day_lines(site, now)
             write(influx.url, lines)
             print(
-                f"3. wrote {len(lines):,} points (a day of readings, 14 days of battery) in "
+                f"4. wrote {len(lines):,} points (a day of readings, 14 days of battery) in "
                 f"{time.perf_counter() - started:.1f} s; a whole evaluation, median of {repeat} runs:"
             )
             t = asyncio.run(evaluate_city(influx.url, site, now, repeat))
@@ -502,6 +589,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"city: {len(site.bays):,} bays in {len(site.zones)} zones")
     bench_rules(site, args.repeat)
     bench_join(site, args.repeat)
+    bench_steps(site, args.repeat)
     if not args.no_influx:
         bench_influx(site, max(3, args.repeat // 4))
 

@@ -69,18 +69,40 @@ def evaluate(
     """The rules over every bay; ``simulated``: the thresholds for the bays of a live simulator (all
     but the ``real`` ones). A problem whose start the data does not say keeps the one of ``previous``."""
     before = {b.facts.bay: b.problems for b in previous.bays} if previous else {}
-    # Worked out once per evaluation: most bays are healthy and ``healthy`` settles them with these.
-    as_real = (thresholds, Limits.of(thresholds))
-    as_simulated = as_real if simulated is None else (simulated, Limits.of(simulated))
+    as_real, as_simulated = judged_with(thresholds, simulated)
     bays = []
     for f in facts:
         chosen, limits = as_real if f.bay in real else as_simulated
-        found = evaluate_bay(f, chosen, now_ns, limits)
-        bays.append(BayHealth(f, keep_since(before.get(f.bay, ()), found, now_ns) if found else found))
-    site_problems = keep_since(
+        bays.append(judge(f, chosen, now_ns, limits, before.get(f.bay, ())))
+    return SiteHealth(
+        site.id, now_ns, bays, site_problems(slow, thresholds, now_ns, previous), problem_counts(bays)
+    )
+
+
+Judged = tuple[Thresholds, Limits]
+
+
+def judged_with(thresholds: Thresholds, simulated: Thresholds | None) -> tuple[Judged, Judged]:
+    """The thresholds (and their ``Limits``, worked out once per evaluation: most bays are healthy
+    and ``healthy`` settles them with these) of real bays and of a live simulator's bays."""
+    as_real = (thresholds, Limits.of(thresholds))
+    return as_real, as_real if simulated is None else (simulated, Limits.of(simulated))
+
+
+def judge(
+    f: BayFacts, chosen: Thresholds, now_ns: int, limits: Limits | None, before: Iterable[Problem]
+) -> BayHealth:
+    """One bay's problems; one whose start the data does not say keeps the start it had ``before``."""
+    found = evaluate_bay(f, chosen, now_ns, limits)
+    return BayHealth(f, keep_since(before, found, now_ns) if found else found)
+
+
+def site_problems(
+    slow: SlowFacts, thresholds: Thresholds, now_ns: int, previous: SiteHealth | None
+) -> list[Problem]:
+    return keep_since(
         previous.site_problems if previous else (), evaluate_site(slow.site, thresholds, now_ns), now_ns
     )
-    return SiteHealth(site.id, now_ns, bays, site_problems, problem_counts(bays))
 
 
 def _change(kind: str, bay: BayFacts | None, problem: Problem) -> dict[str, Any]:

@@ -442,6 +442,18 @@ def healthy(f: BayFacts, lim: Limits, now_ns: int) -> bool:
     )
 
 
+def healthy_until(f: BayFacts, lim: Limits, now_ns: int) -> int | None:
+    """The last moment at which ``healthy`` still answers True for these facts, when it does now;
+    None when it does not. Only its silence and stuck tests depend on the time, and each holds up to
+    a deadline, so a bay whose facts do not change needs no rules before then (the fleet worker
+    re-evaluates only the bays whose facts changed or whose deadline passed)."""
+    if not healthy(f, lim, now_ns):
+        return None
+    # healthy() returned True, so last_seen and the silence limit are known
+    until = f.last_seen_ns + lim.silent_ns  # type: ignore[operator]
+    return until if f.since_ns is None else min(until, f.since_ns + lim.stuck_ns)
+
+
 def _empties_soon(trend: Trend | None, level: float | None, lim: Limits) -> bool:
     """Whether ``battery_falling`` could find this trend (a per-codec level: ask it)."""
     if trend is None or trend.days < lim.battery_min_days or trend.slope_per_day >= 0:

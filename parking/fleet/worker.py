@@ -24,8 +24,9 @@ from typing import Any
 from parking.events import BayStatus
 from parking.fleet.changes import with_real_hour
 from parking.fleet.deadletters import Refusal
-from parking.fleet.evaluation import BayHealth, SiteHealth, changes, evaluate
-from parking.fleet.gather import SiteBays, SiteLayout, SlowFacts, read_change_times, read_fast, read_slow
+from parking.fleet.evaluation import BayHealth, SiteHealth, changes
+from parking.fleet.gather import SiteLayout, SlowFacts, read_change_times, read_fast, read_slow
+from parking.fleet.incremental import SiteBook
 from parking.fleet.rules import (
     HOUR_NS,
     BayFacts,
@@ -198,15 +199,12 @@ class SiteEvaluator:
 
     def __init__(self, session: int, layout: SiteLayout, previous: SiteHealth | None) -> None:
         self.session = session
-        self.join = SiteBays(layout)
-        self.states: dict[str, BayState] = {}
+        self.book = SiteBook(layout, previous)
         self.slow: SlowFacts | None = None
-        self.report = previous
-        self.held: dict[str, BayHealth] = {}  # what the API holds per bay
 
     async def run(self, job: SiteJob, store: InfluxStore) -> SiteUpdate:
-        """The job's reads (the slow facts when due, the change counts in the first hour), then
-        ``step``."""
+        """The job's reads (the slow facts when due, the change counts while the change events
+        cannot be heard), then ``step``."""
         slow = self.slow
         if slow is None or job.now_ns - slow.read_ns >= job.slow_every_ns:
             slow = await read_slow(store, job.site, job.now_ns, job.thresholds, slow, job.battery_every_ns)
@@ -217,20 +215,21 @@ class SiteEvaluator:
         return self.step(job, slow, counts)
 
     def step(self, job: SiteJob, slow: SlowFacts, counts: Mapping[str, int]) -> SiteUpdate:
-        """The evaluation itself, with the facts read: the job's states taken, every bay joined and
-        judged, and what differs from the last update."""
+        """The evaluation itself, with the facts read: the job's states taken, the bays whose inputs
+        changed joined and judged again (``SiteBook``), and what differs from the last update."""
         site, now = job.site, job.now_ns
-        for row in job.states:
-            self.states[row[0]] = BayState(site, *row)
-        facts = self.join.assemble(self.states.values(), counts, slow, job.refusals)
-        report = evaluate(
-            self.join.layout, facts, slow, job.thresholds, now, self.report, job.simulated, job.real
+        before = self.book.report
+        report, changed = self.book.step(
+            (BayState(site, *row) for row in job.states),
+            counts,
+            job.refusals,
+            slow,
+            job.thresholds,
+            now,
+            job.simulated,
+            job.real,
         )
-        held = self.held
-        changed = [b for b in report.bays if held.get(b.facts.bay) != b]
-        found = changes(self.report, report)
-        self.held = {b.facts.bay: b for b in report.bays}
-        self.report = report
+        found = changes(before, report)
         rows = [bay_row(b) for b in changed]
         return SiteUpdate(self.session, now, rows, report.site_problems, report.counts, found)
 
