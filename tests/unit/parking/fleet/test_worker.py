@@ -26,13 +26,15 @@ def states(at: int) -> list[BayState]:
     return [BayState("showroom", b, BayStatus.FREE, at - HOUR_NS, at - 60 * SECOND_NS) for b in SHOWROOM.bays]
 
 
-def job(session: int, rows: list[BayState], now: int = NOW, **more: object) -> SiteJob:
+def job(
+    session: int, rows: list[BayState], now: int = NOW, counts: dict[str, int] | None = None, **more: object
+) -> SiteJob:
     return SiteJob(
         "showroom",
         session,
         now,
         [state_row(s) for s in rows],
-        None,
+        counts,
         {},
         Thresholds(),
         900 * SECOND_NS,
@@ -117,3 +119,13 @@ def test_a_bay_sent_as_plain_tuples_comes_back_the_same() -> None:
     bay = BayHealth(facts, [Problem(ProblemCode.REJECTED, NOW, "de", "en")])
     back = bay_health(bay_row(bay))
     assert back == bay and back.problems[0].code is ProblemCode.REJECTED
+
+
+def test_a_job_with_no_read_due_needs_no_influxdb() -> None:
+    evaluator = SiteEvaluator(4, SiteLayout.of(SHOWROOM), None)
+    first = job(4, states(NOW), counts={}, layout=SiteLayout.of(SHOWROOM))
+    assert evaluator.without_reads(first) is None  # the slow facts were never read
+    evaluator.slow = SLOW
+    assert evaluator.without_reads(job(4, [], NOW + 60 * SECOND_NS, counts={})) is not None
+    assert evaluator.without_reads(job(4, [], NOW + 60 * SECOND_NS)) is None  # counts to be read
+    assert evaluator.without_reads(job(4, [], NOW + 901 * SECOND_NS, counts={})) is None  # slow read due
