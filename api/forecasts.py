@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -45,17 +44,12 @@ from parking.history.planner import interval_buckets
 from parking.history.rollups import RollupKeeper
 from parking.history.sums import HEATMAP_TZ
 from parking.history.windows import FINE_ROLLUP_NS, Window
+from parking.processes import background_worker
 from parking.registry import Registry, Site
 from parking.store import InfluxStore, StoreError
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-WORKER_NICENESS = 10  # the fit is background work: requests and the ingester come first
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
 
 
 # In the worker process: per site, the fit it belongs to (its start, UTC seconds), the model and the
@@ -224,7 +218,7 @@ class ForecastService:
         if self.policy.enabled:
             # spawn, not fork: a forked copy of a running event loop and its threads is unsafe.
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=background_worker
             )
             self._task = asyncio.create_task(self._run(), name="parklotse-forecasts")
 

@@ -9,10 +9,8 @@ the status can report progress; a result for settings that changed meanwhile is 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from parking.processes import background_worker
 from parking.simulator_messages import Band, CurvePoint, HourSaved, SavedBand, Steering, TypicalDay
 
 log = logging.getLogger(__name__)
@@ -135,15 +134,10 @@ def summarise(settings: Settings, chunks: list[Chunk], computed_at: datetime) ->
     )
 
 
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError):  # not allowed here: run at the same priority
-        os.nice(10)
-
-
 def background_executor() -> Executor:
     """One worker process, started fresh (spawn: the parent runs MQTT threads), at low priority."""
     return ProcessPoolExecutor(
-        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=background_worker
     )
 
 

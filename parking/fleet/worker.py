@@ -15,8 +15,6 @@ new session with every state and the problems of its last report, so problems ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,11 +34,10 @@ from parking.fleet.rules import (
     Thresholds,
     Trend,
 )
+from parking.processes import BACKGROUND_NICENESS, background_worker
 from parking.settings import CommonSettings
 from parking.state import BayState
 from parking.store import InfluxStore
-
-WORKER_NICENESS = 10  # background work: requests and the ingester come first
 
 # What the join needs of a live state, as a plain tuple (cheap to send): bay, status, since,
 # last seen, battery volts, battery percent.
@@ -248,10 +245,10 @@ _SITES: dict[str, SiteEvaluator] = {}
 _STORE: list[StoreConfig] = []
 
 
-def start_worker(store: StoreConfig, niceness: int = WORKER_NICENESS) -> None:
-    """The worker process's initializer: lower priority, and where InfluxDB is."""
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+def start_worker(store: StoreConfig, niceness: int = BACKGROUND_NICENESS) -> None:
+    """The worker process's initializer: a background worker (``parking.processes``), and where
+    InfluxDB is."""
+    background_worker(niceness)
     _STORE[:] = [store]
 
 

@@ -6,8 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from parking.processes import stop_process, stop_processes
+
+REPO = Path(__file__).resolve().parents[3]
 
 STUBBORN = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
@@ -44,3 +47,44 @@ def test_a_process_that_has_exited_is_left_alone() -> None:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait(30)
     assert stop_process(process) == 0
+
+
+# A parent that starts a pool worker on a long task, says both pids, and waits to be killed.
+ORPHANING_PARENT = """
+import multiprocessing, os, time
+from concurrent.futures import ProcessPoolExecutor
+from parking.processes import background_worker
+if __name__ == "__main__":
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(1, mp_context=spawn, initializer=background_worker)
+    pool.submit(time.sleep, 60)
+    while not pool._processes:  # started with the first task
+        time.sleep(0.01)
+    print(os.getpid(), next(iter(pool._processes)), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_background_worker_ends_with_its_killed_parent(tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(ORPHANING_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, cwd=REPO)
+    assert parent.stdout is not None
+    _, worker = (int(pid) for pid in parent.stdout.readline().split())
+    assert Path(f"/proc/{worker}").exists()
+    parent.kill()
+    parent.wait(5)
+    parent.stdout.close()
+    deadline = time.monotonic() + 10
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(worker)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its (new) parent to reap it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] != "Z"
