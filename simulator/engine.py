@@ -55,6 +55,9 @@ from simulator.search import (
 _NODE, _PARK, _FORGET = 1, 2, 3
 UNGUIDED, GUIDED = 0, 1  # driver groups of the run with sensors: not steered, steered (app or signs)
 _DRIVER_STREAM, _SENSOR_STREAM, _FAILURE_STREAM = 1, 2, 3
+# bays stand beside a face's centre line: a face whose lower bound of distance (its middle's distance
+# less half its length) exceeds the accepted distance by more than this holds no bay within it
+_LOOK_MARGIN_M = 10.0
 
 
 def seed_entropy(seed: int) -> int:
@@ -180,6 +183,45 @@ class DayTotals:
         self.misses = [0, 0]
 
 
+# A driver's way in as Engine._arrive leaves it: its stream's state, s0, dist, on_dest, prev, seg, node,
+# t_seg, stop_m and legs (Driver's fields of the same names)
+Approach = tuple[
+    int, float, float, bool, int, int, int, float, float, list[tuple[float, int, int, int]] | None
+]
+
+
+class SharedApproaches:
+    """The ways in that the two twins of a run share, so that each is decided once.
+
+    A driver nobody steers drives in the same way in both twins up to its first junction event: the
+    route depends on the network, its destination, entrance and random stream only, as long as it
+    passes its first face without looking at bays (Engine._arrive checks that). The twin that meets such
+    a driver first keeps its way in; the other takes it instead of deciding it again. Every arrival
+    forgets the driver's entry, so nothing waits for a twin that has already passed; at most ``limit``
+    entries wait (a twin further ahead decides the rest itself, with the same result).
+    """
+
+    __slots__ = ("_kept", "_met", "limit")
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._kept: dict[int, Approach] = {}
+        self._met = [0, 0]  # per twin: how many drivers it has met (driver ids count up in both)
+        self.limit = limit
+
+    def take(self, twin: int, driver: int) -> Approach | None:
+        """The way in the other twin kept for this driver, if any; forgotten either way."""
+        self._met[twin] = driver + 1
+        return self._kept.pop(driver, None)
+
+    def keep(self, twin: int, driver: int, approach: Approach) -> None:
+        """Keep a driver's way in for the other twin, unless that twin has met the driver already."""
+        if self._met[1 - twin] <= driver and len(self._kept) < self.limit:
+            self._kept[driver] = approach
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """Where drivers enter, where the garages and the signs are: junctions of the network."""
@@ -272,7 +314,10 @@ class Engine:
         keep_records: bool = True,
         layout: Layout | None = None,
         day_kind: str | None = None,
+        shared: tuple[SharedApproaches, int] | None = None,
     ) -> None:
+        """``shared``: the store of ways in this engine shares with its twin, and its side (0 or 1);
+        only for two engines of the same network, layout, search rules and entropy (twin_engines)."""
         demand_seed = np.random.SeedSequence(entropy).spawn(1)[0]
         self.scenario = scenario
         self.net = network
@@ -298,6 +343,7 @@ class Engine:
         self.bay_changes = array("l", bytes(8 * n))
         self.failure_key = stream_key(entropy, _FAILURE_STREAM)
         self.rules = Rules(scenario.search)
+        self.shared = shared
         self.server = GuidanceServer(network, scenario.guidance.sensor_latency_s, self.rules.cap)
         self.share = scenario.guidance.share
         self.mode: SteeringMode = scenario.steering.mode
@@ -618,7 +664,38 @@ class Engine:
         half = net.seg_len[dest] / 2
         d.d0 = min(dist[net.seg_a[dest]], dist[net.seg_b[dest]]) + half
         d.node = node
-        self._at_node(t, d)
+        if self.shared is None:
+            self._at_node(t, d)
+            return
+        store, twin = self.shared
+        kept = store.take(twin, ident)
+        if mode != UNSTEERED:
+            self._at_node(t, d)
+        elif kept is not None:
+            self._resume(d, kept)
+        else:
+            self._at_node(t, d)
+            if self._way_in_shareable(d):
+                store.keep(
+                    twin,
+                    ident,
+                    (d.rs, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs),
+                )
+
+    def _way_in_shareable(self, d: Driver) -> bool:
+        """Whether an unsteered driver's first event, just decided, touched nothing shared: it passed its
+        first face without looking at bays (as _enter decides that), so the twin would decide the same."""
+        if d.bay != NO_BAY:
+            return False
+        net = self.net
+        first = d.legs[0][3] if d.legs else d.seg
+        near = math.hypot(net.seg_mid_x[first] - d.dx, net.seg_mid_y[first] - d.dy) - net.seg_len[first] / 2
+        return near - _LOOK_MARGIN_M > self._accepted_before_search
+
+    def _resume(self, d: Driver, way_in: Approach) -> None:
+        """An unsteered driver drives in the way its twin decided (SharedApproaches), to its next event."""
+        (d.rs, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs) = way_in
+        self._push(d.t_seg + self.net.seg_len[d.seg] / self.rules.speed, _NODE, d)
 
     def _at_node(self, t: float, d: Driver) -> None:
         seg = d.seg
@@ -793,7 +870,7 @@ class Engine:
             accepted = rules.accepted(d.dist - d.d0)
             dx, dy, zone = d.dx, d.dy, d.zone
             # a face whose every bay lies beyond the accepted distance is passed without looking
-            if zone >= 0 or near - 10.0 <= accepted:
+            if zone >= 0 or near - _LOOK_MARGIN_M <= accepted:
                 bay_x, bay_y, bay_zone = net.bay_x, net.bay_y, net.bay_zone
                 bays = net.seg_bays[face]
                 order = bays if net.seg_a[face] == node else reversed(bays)
@@ -878,7 +955,7 @@ class Engine:
             stream = d.rs
             nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
             near = math.hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
-            if near - 10.0 <= accepted:
+            if near - _LOOK_MARGIN_M <= accepted:
                 d.rs = stream  # it may look at bays on that face: the event decides, with the same numbers
                 break
             dist, on_dest = dist_there, on_dest_there
@@ -1040,9 +1117,10 @@ def twin_engines(
         update={"steering": scenario.steering.model_copy(update={"sign_compliance": 0.0})}
     )
     options: dict[str, Any] = {"keep_records": keep_records, "layout": layout, "day_kind": day_kind}
+    shared = SharedApproaches()
     return {
-        "without_sensors": Engine(bare, network, entropy, first_day, **options),
-        "with_sensors": Engine(scenario, network, entropy, first_day, **options),
+        "without_sensors": Engine(bare, network, entropy, first_day, shared=(shared, 0), **options),
+        "with_sensors": Engine(scenario, network, entropy, first_day, shared=(shared, 1), **options),
     }
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from parking.settings import PACKAGED_SITES_DIR
-from simulator.engine import Engine, Simulation
-from simulator.grid import resolve_site
+from simulator.engine import Approach, Engine, SharedApproaches, Simulation
+from simulator.grid import build_network, resolve_site
 from simulator.metrics import live_kpis
+from simulator.offline import run_twins, settings_for
 from simulator.scenario import load_scenario
 
 SITES = PACKAGED_SITES_DIR
@@ -39,3 +40,55 @@ def test_deciding_quiet_junctions_ahead_gives_the_same_run_as_an_event_at_each(
     plain, _ = _live_run()
     assert shown_ahead > 0  # the comparison covers cars shown on faces decided ahead
     assert ahead == plain
+
+
+def _offline_records() -> list[list[float]]:
+    scenario = load_scenario("town-centre")
+    network = build_network(resolve_site(scenario, SITES), scenario.space)
+    twins = run_twins(settings_for(scenario, 1, preset="markttag", steering="app", share=0.5), network, 2)
+    return [values.tolist() for engine in twins.values() for values in engine.record_arrays().values()]
+
+
+def test_twins_sharing_their_drivers_ways_in_give_the_same_run_as_twins_deciding_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    taken = 0
+    take = SharedApproaches.take
+
+    def counting(self: SharedApproaches, twin: int, driver: int) -> Approach | None:
+        nonlocal taken
+        found = take(self, twin, driver)
+        taken += found is not None
+        return found
+
+    monkeypatch.setattr(SharedApproaches, "take", counting)
+    shared = _offline_records()
+    monkeypatch.setattr(SharedApproaches, "keep", lambda *_args: None)
+    alone = _offline_records()
+    assert taken > 0  # the comparison covers drivers who drove in the way their twin decided
+    assert shared == alone
+
+
+_WAY_IN: Approach = (7, 120.0, 300.0, False, 3, 11, 4, 25.0, 100.0, None)
+
+
+def test_a_way_in_kept_by_one_twin_is_taken_once_by_the_other() -> None:
+    store = SharedApproaches()
+    assert store.take(0, 5) is None
+    store.keep(0, 5, _WAY_IN)
+    assert store.take(1, 5) == _WAY_IN
+    assert store.take(1, 5) is None and len(store) == 0
+
+
+def test_a_way_in_is_not_kept_for_a_twin_that_has_met_the_driver_already() -> None:
+    store = SharedApproaches()
+    store.take(1, 5)
+    store.keep(0, 5, _WAY_IN)
+    assert len(store) == 0
+
+
+def test_at_most_the_limit_of_ways_in_wait_for_the_other_twin() -> None:
+    store = SharedApproaches(limit=2)
+    for driver in range(4):
+        store.keep(0, driver, _WAY_IN)
+    assert len(store) == 2
