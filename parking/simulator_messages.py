@@ -253,6 +253,12 @@ class SimulatorStatus(_Message):
     sensor_faults: dict[str, Literal["silent", "stuck", "flapping"]] = Field(
         default_factory=dict, description="this site's bays whose simulated sensor staff or the preset broke"
     )
+    today_occupancy: list[tuple[float, float]] = Field(
+        default_factory=list,
+        description="this site's occupancy (0-1) as the simulator published it, every five simulated minutes "
+        "since its loop began: (hour since local midnight, share occupied); a screen opened mid-loop starts "
+        "its day's line with it",
+    )
 
 
 class VehiclesWanted(_Message):

@@ -36,6 +36,7 @@ from parking.registry import Bay
 from parking.settings import CommonSettings
 from parking.simulator_messages import PresetInfo, Sign, SimulatorStatus, Steering, Text, Twin
 from simulator.control import BreakBays, BreakSensors, Command, RunState, apply_command
+from simulator.dayline import DayLine
 from simulator.faults import BATTERY_V, HEARTBEAT_S, RSSI_DBM, SNR_DB, FaultKind, SensorFaults, pick_random
 from simulator.handson import HandsOn
 from simulator.metrics import TwinRun, live_kpis
@@ -182,6 +183,7 @@ class LiveRunner:
         self.faults = SensorFaults(self.bay_ids)
         self.faults.set_preset(catalogue.faults.get(state.preset, {}), seed)
         self._draws = 0
+        self.dayline = DayLine()
 
     # ----------------------------------------------------------------- inputs (any thread)
 
@@ -212,6 +214,7 @@ class LiveRunner:
         """A new model for these settings (new drivers after each loop), with the real readings."""
         model = self._build(state.scenario, state.preset, start_hour, self.seed + self.loops)
         self.model, self.state, self.sim_s = model, state, 0.0
+        self.dayline.restart()
         self.window = self._window(state.preset)
         self.started_h = self.window[0] if start_hour is None else start_hour
         for model_bay, occupied in self.handson.last.items():
@@ -290,6 +293,7 @@ class LiveRunner:
         return [m for change in self.model.advance(self.sim_s) for m in self._changes(change, now_ns)]
 
     def _message(self, site: str, bay: Bay, occupied: bool, time_ns: int, heartbeat: bool = False) -> Message:
+        self.dayline.published(site, bay.id, occupied)
         if self.publish_as == "tts" and bay.device_id:
             return tts_message(bay, occupied, time_ns, heartbeat)
         return native_message(site, bay.id, occupied, time_ns, heartbeat)
@@ -349,6 +353,8 @@ class LiveRunner:
             log.error("the model's figures do not fit LiveKpis: %s", exc.errors()[0])
             return []
         state = self.state
+        clock = self.model.now()
+        self.dayline.sample(clock.hour + clock.minute / 60 + clock.second / 3600)
         common: dict[str, Any] = {
             "model_site": self.views.model.id,
             "scenario": state.scenario,
@@ -380,6 +386,7 @@ class LiveRunner:
                 view_bays={} if view.is_model else dict(view.to_model),
                 real_bays=sorted(b for b, m in view.to_model.items() if m in self.views.real_model_bays),
                 sensor_faults={b: broken[m].kind for b, m in sorted(view.to_model.items()) if m in broken},
+                today_occupancy=self.dayline.points(view.id),
                 **common,
             )
             out.append((topics.simulator_status(view.id), status.model_dump_json().encode()))

@@ -925,8 +925,20 @@ function onStatus(status) {
   K.status = status;
   K.statusAt = Date.now();
   K.realBays = new Set(status.real_bays || []);
+  seedToday(status.today_occupancy);
   K.dirty.status = true;
   scheduleFlush();
+}
+
+// A screen opened mid-loop starts the day's line ("heute") with what the simulator published since
+// its loop began; the screen's own samples follow (twin mode: the measured view has its history).
+function seedToday(points) {
+  if (K.mode !== "twin" || K.occLive.x.length > 0 || !Array.isArray(points) || points.length < 2) return;
+  for (const [hour, share] of points) {
+    K.occLive.x.push(hour);
+    K.occLive.y.push(100 * share);
+  }
+  K.dirty.occ = true;
 }
 
 async function loadCurve(pending) {

@@ -25,6 +25,8 @@ from tests.helpers import mqtt_client
 
 TOWN = load_site(PACKAGED_SITES_DIR / "town-centre.geojson")
 SIM_START = datetime.fromisoformat("2026-11-21T11:00:00+01:00")  # a Saturday
+# The day's occupancy as the simulator published it since its loop began at 9 h, every five minutes.
+TODAY = [(9 + k / 12, round(0.6 + 0.01 * k, 2)) for k in range(24)]
 M_PER_DEG_LAT = 111_320.0
 # Cars per state in each twin: more circling without sensors, guided and sent to the garage with them.
 WITHOUT = {"searching": 34, "approaching": 18, "leaving": 10}
@@ -162,6 +164,7 @@ class SimFeed:
             "typical_day": typical_day(self.preset) if self.typical else None,
             "real_bays": self.real_bays,
             "signs": SIGNS,
+            "today_occupancy": TODAY,
         }
         data.update(overrides)
         return SimulatorStatus.model_validate(data)

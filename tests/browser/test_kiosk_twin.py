@@ -22,7 +22,7 @@ import pytest
 from parking.settings import CommonSettings
 from tests.browser.conftest import Tab
 from tests.browser.contract import serve_contract_data
-from tests.browser.simfeed import WITH, WITHOUT, SimFeed
+from tests.browser.simfeed import TODAY, WITH, WITHOUT, SimFeed
 from tests.browser.test_kiosk import assert_stays_local, open_kiosk, reading, text_of
 from tests.conftest import Servers
 from tests.helpers import Service, publish_all, wait_for
@@ -109,6 +109,17 @@ def test_twin_view_shows_both_towns_moving_with_signs_and_the_typical_day(
     assert_stays_local(tab)
     assert tab.console_errors() == []
     tab.screenshot("kiosk-twin-feed-de")
+
+
+def test_a_screen_opened_mid_loop_starts_the_days_line_with_what_the_simulator_published(
+    feed: SimFeed, api_server: str, tab: Tab
+) -> None:
+    open_kiosk(tab, api_server)
+    tab.page.wait_for_function(f"() => window.kiosk.state.occLive.x.length >= {len(TODAY)}", timeout=10_000)
+    line = tab.page.evaluate("() => [window.kiosk.state.occLive.x, window.kiosk.state.occLive.y]")
+    assert line[0][: len(TODAY)] == [hour for hour, _ in TODAY]
+    assert line[1][: len(TODAY)] == pytest.approx([100 * share for _, share in TODAY])
+    assert tab.console_errors() == []
 
 
 def test_twin_view_in_english(feed: SimFeed, api_server: str, tab: Tab) -> None:

@@ -195,3 +195,17 @@ def test_a_start_time_is_an_hour_of_the_presets_day(value: str | None, hour: flo
 def test_a_bad_start_time_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="--start-time"):
         parse_start_hour(value)
+
+
+def test_the_status_carries_each_sites_occupancy_since_the_loop_began() -> None:
+    live = runner()
+    live.snapshot()
+    for _ in range(4):
+        live.statuses()
+        live.step(20.0)  # ten simulated minutes at 30x
+    statuses = {s.site: s for s in (SimulatorStatus.model_validate_json(p) for _, p in live.statuses())}
+    town, table = statuses["town-centre"].today_occupancy, statuses["showroom"].today_occupancy
+    assert len(town) == len(table) == 5
+    assert all(0 <= share <= 1 for _, share in town + table)
+    hours = [hour for hour, _ in town]
+    assert hours == sorted(hours) and hours[-1] - hours[0] >= 4 * 10 / 60 - 1e-9
