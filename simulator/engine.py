@@ -47,6 +47,7 @@ from simulator.search import (
     entry_distance,
     family_key,
     goal_of_node,
+    nearest_bay,
     route_turns,
     stream_key,
     unit,
@@ -920,13 +921,14 @@ class Engine:
         reaches the first one that needs its own event (``t``: when it reaches ``d.node``).
 
         On its way in, a driver far from its destination only follows its route: the turn depends on
-        the network and its own random stream, and the next face lies beyond its accepted distance, so
-        it passes without looking. Such a junction needs no event: the decision is made here, in the
-        same order with the same numbers as _at_node, _decide and _enter would make it then (a draw
-        that turns out to lead to a face it may look at is taken back), and the faces passed are kept
-        in ``d.legs`` for ``vehicles``. A junction where it may start searching, give up, read a sign
-        or ask the app, or whose next face it may look at, gets its event as before. Most of a city's
-        junctions are passed this way (drivers cross half the city to their destination).
+        the network and its own random stream, and no bay of the next face lies within its accepted
+        distance, so it passes without taking one. Such a junction needs no event: the decision is made
+        here, in the same order with the same numbers as _at_node, _decide and _enter would make it then
+        (a draw that turns out to lead to a face where it may take a bay is taken back), and the faces
+        passed are kept in ``d.legs`` for ``vehicles``. A junction where it may start searching, give
+        up, read a sign or ask the app, or whose next face has a bay within its accepted distance, gets
+        its event as before. Most of a city's junctions are passed this way (drivers cross half the
+        city to their destination).
         """
         net, rules = self.net, self.rules
         seg_len, seg_mid_x, seg_mid_y = net.seg_len, net.seg_mid_x, net.seg_mid_y
@@ -955,8 +957,10 @@ class Engine:
             stream = d.rs
             nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
             near = math.hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
-            if near - _LOOK_MARGIN_M <= accepted:
-                d.rs = stream  # it may look at bays on that face: the event decides, with the same numbers
+            # _enter looks along a face that comes near (a lower bound) and takes a bay only within the
+            # accepted distance: a face in reach whose nearest bay lies beyond it is passed all the same
+            if near - _LOOK_MARGIN_M <= accepted and nearest_bay(net, dest, face) <= accepted:
+                d.rs = stream  # it may take a bay on that face: the event decides, with the same numbers
                 break
             dist, on_dest = dist_there, on_dest_there
             if d.s0 == math.inf and (near <= self._entry_reach or seg_len[face] <= 1.0):

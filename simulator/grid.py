@@ -114,6 +114,9 @@ class Network:
     cruises: TurnTables[tuple[float, Turns, Turns]] = field(
         default_factory=TurnTables, compare=False, repr=False
     )
+    # Per (goal face, face), keyed goal * n_segments + face: how far the face's nearest bay lies from the
+    # goal's middle (simulator.search.nearest_bay), filled as drivers come near their goals.
+    bay_reach: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
     # the middle of each face (the destination point of a driver going there), for the hot path
     seg_mid_x: list[float] = field(init=False, compare=False, repr=False)
     seg_mid_y: list[float] = field(init=False, compare=False, repr=False)

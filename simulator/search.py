@@ -243,6 +243,22 @@ def cruise_turns(
     return net.cruises.add(table, key, (math.hypot(node_x[node] - dx, node_y[node] - dy), options, best))
 
 
+def nearest_bay(net: Network, goal: int, face: int) -> float:
+    """How far the nearest bay of ``face`` lies from the middle of face ``goal`` (inf: no bays), measured
+    as Engine._enter measures a bay's distance from a destination; cached per network (``net.bay_reach``).
+    """
+    key = goal * len(net.seg_a) + face
+    found = net.bay_reach.get(key)
+    if found is None:
+        dx, dy = net.seg_mid_x[goal], net.seg_mid_y[goal]
+        bay_x, bay_y = net.bay_x, net.bay_y
+        found = min(
+            (math.hypot(bay_x[bay] - dx, bay_y[bay] - dy) for bay in net.seg_bays[face]), default=math.inf
+        )
+        net.bay_reach[key] = found
+    return found
+
+
 def goal_of_node(net: Network, node: int) -> int:
     """The goal id of a junction (a garage) for ``route_turns``; goals below n_segments are faces."""
     return net.n_segments + node

@@ -6,10 +6,11 @@ import pytest
 
 from parking.settings import PACKAGED_SITES_DIR
 from simulator.engine import Approach, Engine, SharedApproaches, Simulation
-from simulator.grid import build_network, resolve_site
+from simulator.grid import build_network, grid_site, resolve_site
 from simulator.metrics import live_kpis
 from simulator.offline import run_twins, settings_for
-from simulator.scenario import load_scenario
+from simulator.scenario import GridSite, load_scenario
+from simulator.search import nearest_bay
 
 SITES = PACKAGED_SITES_DIR
 
@@ -92,3 +93,27 @@ def test_at_most_the_limit_of_ways_in_wait_for_the_other_twin() -> None:
     for driver in range(4):
         store.keep(0, driver, _WAY_IN)
     assert len(store) == 2
+
+
+def test_the_nearest_bay_of_a_face_is_measured_from_the_middle_of_the_goal_face() -> None:
+    scenario = load_scenario("town-centre")
+    spec = GridSite(
+        kind="grid",
+        id="g",
+        name="g",
+        bay_prefix="G",
+        nodes=3,
+        block_m=100.0,
+        bays_per_face=2,
+        origin=(10.0, 54.0),
+    )
+    net = build_network(grid_site(spec), scenario.space)
+    goal = next(s for s in range(net.n_segments) if net.seg_mid_y[s] == net.node_y[net.seg_a[s]])  # runs east
+    north = next(
+        s
+        for s in range(net.n_segments)
+        if net.seg_mid_x[s] == net.seg_mid_x[goal] and net.seg_mid_y[s] == net.seg_mid_y[goal] + 100.0
+    )
+    # one bay each side of the face's middle, 5 m out; the bays' lon/lat are rounded to 7 decimals
+    assert nearest_bay(net, goal, goal) == pytest.approx(5.0, abs=0.01)
+    assert nearest_bay(net, goal, north) == pytest.approx(95.0, abs=0.01)
