@@ -42,8 +42,8 @@ from simulator.search import (
     Driver,
     GuidanceServer,
     Rules,
-    child_key,
     cruise_turns,
+    driver_draws,
     entry_distance,
     family_key,
     goal_of_node,
@@ -59,6 +59,7 @@ _DRIVER_STREAM, _SENSOR_STREAM, _FAILURE_STREAM = 1, 2, 3
 # bays stand beside a face's centre line: a face whose lower bound of distance (its middle's distance
 # less half its length) exceeds the accepted distance by more than this holds no bay within it
 _LOOK_MARGIN_M = 10.0
+_DRAWS_AHEAD = 16  # random numbers drawn ahead per driver: most draw fewer (the rest are drawn as needed)
 
 
 def seed_entropy(seed: int) -> int:
@@ -184,8 +185,8 @@ class DayTotals:
         self.misses = [0, 0]
 
 
-# A driver's way in as Engine._arrive leaves it: its stream's state, s0, dist, on_dest, prev, seg, node,
-# t_seg, stop_m and legs (Driver's fields of the same names)
+# A driver's way in as Engine._arrive leaves it: how many numbers it drew (n), s0, dist, on_dest, prev,
+# seg, node, t_seg, stop_m and legs (Driver's fields of the same names)
 Approach = tuple[
     int, float, float, bool, int, int, int, float, float, list[tuple[float, int, int, int]] | None
 ]
@@ -385,6 +386,8 @@ class Engine:
         self.t = start
         self.day = -self.warmup_days - 1
         self.arrivals = Arrivals.empty()
+        self._keys: list[int] = []
+        self._draws: list[list[float]] = []
         self.arrival_i = 0
         self.next_day_t = start
         self.sample_interval = scenario.run.sample_interval_s
@@ -609,6 +612,10 @@ class Engine:
                 else:
                     self.day += 1
                     self.arrivals = self.demand.arrivals(self.day)
+                    # the day's drivers get the ids next_id, next_id + 1, ... in order of arrival
+                    self._keys, self._draws = driver_draws(
+                        self._driver_family, self.next_id, len(self.arrivals), _DRAWS_AHEAD
+                    )
                     self.arrival_i = 0
                     self.next_day_t = (self.day + 1) * DAY_S
             else:
@@ -655,7 +662,7 @@ class Engine:
             mode = SIGNS
         ident = self.next_id
         self.next_id += 1
-        d = Driver(ident, dest, mid_x, mid_y, mode, t, a.dwell_s[i], child_key(self._driver_family, ident))
+        d = Driver(ident, dest, mid_x, mid_y, mode, t, a.dwell_s[i], self._keys[i], self._draws[i])
         self.on_road += 1
         self.road[ident] = d
         d.occupancy = self.core_occupied / self.n_core
@@ -680,7 +687,7 @@ class Engine:
                 store.keep(
                     twin,
                     ident,
-                    (d.rs, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs),
+                    (d.n, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs),
                 )
 
     def _way_in_shareable(self, d: Driver) -> bool:
@@ -695,7 +702,7 @@ class Engine:
 
     def _resume(self, d: Driver, way_in: Approach) -> None:
         """An unsteered driver drives in the way its twin decided (SharedApproaches), to its next event."""
-        (d.rs, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs) = way_in
+        (d.n, d.s0, d.dist, d.on_dest, d.prev, d.seg, d.node, d.t_seg, d.stop_m, d.legs) = way_in
         self._push(d.t_seg + self.net.seg_len[d.seg] / self.rules.speed, _NODE, d)
 
     def _at_node(self, t: float, d: Driver) -> None:
@@ -954,13 +961,13 @@ class Engine:
             else:
                 distance, every, nearer = cruise_turns(net, node, prev, d.zf)
                 options = nearer if distance > rules.head_fraction * accepted else every
-            stream = d.rs
+            drawn = d.n
             nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
             near = math.hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
             # _enter looks along a face that comes near (a lower bound) and takes a bay only within the
             # accepted distance: a face in reach whose nearest bay lies beyond it is passed all the same
             if near - _LOOK_MARGIN_M <= accepted and nearest_bay(net, dest, face) <= accepted:
-                d.rs = stream  # it may take a bay on that face: the event decides, with the same numbers
+                d.n = drawn  # it may take a bay on that face: the event decides, with the same numbers
                 break
             dist, on_dest = dist_there, on_dest_there
             if d.s0 == math.inf and (near <= self._entry_reach or seg_len[face] <= 1.0):

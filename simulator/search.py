@@ -63,6 +63,26 @@ def unit(key: int, counter: int) -> float:
     return (mix64((key + counter * _GOLDEN) & _MASK) >> 11) * _TO_UNIT
 
 
+def _mix64_array(z: np.ndarray) -> np.ndarray:
+    """mix64 over an array of uint64: numpy's 64-bit products wrap as the masks do."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.asarray(z ^ (z >> np.uint64(31)))
+
+
+def driver_draws(family: int, first: int, count: int, ahead: int) -> tuple[list[int], list[list[float]]]:
+    """The stream keys of drivers ``first`` .. ``first + count - 1`` (``child_key(family, i)``) and the
+    first ``ahead`` numbers of each (``unit(key, 1..ahead)``), for a day's drivers at once: one numpy
+    pass instead of a few big-integer operations per number in the event loop, the same numbers."""
+    ids = np.arange(first, first + count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        keys = _mix64_array((ids ^ np.uint64(family)) + np.uint64(_GOLDEN))
+        steps = np.arange(1, ahead + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
+        mixed = _mix64_array(keys[:, None] + steps[None, :])
+    draws = (mixed >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    return [int(k) for k in keys.tolist()], draws.tolist()
+
+
 class Driver:
     """One driver on the road, with its own random stream.
 
@@ -77,6 +97,7 @@ class Driver:
         "d0",
         "dest",
         "dist",
+        "draws",
         "dwell_s",
         "dx",
         "dy",
@@ -84,15 +105,16 @@ class Driver:
         "garage_from",
         "gave_up",
         "id",
+        "key",
         "legs",
         "misses",
         "mode",
+        "n",
         "node",
         "occupancy",
         "on_dest",
         "park_dist",
         "prev",
-        "rs",
         "s0",
         "searching",
         "seg",
@@ -117,6 +139,7 @@ class Driver:
         t_arrival: float,
         dwell_s: float,
         key: int,
+        draws: list[float] | None = None,
     ) -> None:
         self.id = ident
         self.dest = dest  # destination face
@@ -124,7 +147,9 @@ class Driver:
         self.mode = mode  # UNSTEERED, APP or SIGNS
         self.t_arrival = t_arrival
         self.dwell_s = dwell_s
-        self.rs = key  # the random stream's state
+        self.key = key  # the random stream: its n-th number is unit(key, n)
+        self.n = 0  # numbers drawn so far
+        self.draws = draws or []  # the first numbers, drawn ahead for a day's drivers (driver_draws)
         self.node = 0  # the node the driver is heading for
         self.prev = -1  # the node the driver came from (-1 at the town entrance)
         self.seg = -1
@@ -152,11 +177,11 @@ class Driver:
         self.occupancy = 0.0  # search-area occupancy when the driver arrived
 
     def u(self) -> float:
-        """The driver's next uniform number in [0, 1) (SplitMix64)."""
-        z = self.rs = (self.rs + _GOLDEN) & _MASK
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-        return ((z ^ (z >> 31)) >> 11) * _TO_UNIT
+        """The driver's next uniform number in [0, 1)."""
+        n = self.n
+        self.n = n + 1
+        draws = self.draws
+        return draws[n] if n < len(draws) else unit(self.key, n + 1)
 
     def search_m(self) -> float:
         """Metres driven beyond the shortest route to the destination point, and all of a drive to a garage.

@@ -10,7 +10,7 @@ from simulator.grid import build_network, grid_site, resolve_site
 from simulator.metrics import live_kpis
 from simulator.offline import run_twins, settings_for
 from simulator.scenario import GridSite, load_scenario
-from simulator.search import nearest_bay
+from simulator.search import Driver, child_key, driver_draws, family_key, nearest_bay, stream_key, unit
 
 SITES = PACKAGED_SITES_DIR
 
@@ -117,3 +117,16 @@ def test_the_nearest_bay_of_a_face_is_measured_from_the_middle_of_the_goal_face(
     # one bay each side of the face's middle, 5 m out; the bays' lon/lat are rounded to 7 decimals
     assert nearest_bay(net, goal, goal) == pytest.approx(5.0, abs=0.01)
     assert nearest_bay(net, goal, north) == pytest.approx(95.0, abs=0.01)
+
+
+def test_numbers_drawn_ahead_for_a_days_drivers_are_those_each_drivers_stream_draws() -> None:
+    family = family_key(stream_key(2**62 + 12345, 1))
+    keys, draws = driver_draws(family, 1_000, 3, 4)
+    assert keys == [child_key(family, driver) for driver in (1_000, 1_001, 1_002)]
+    assert draws == [[unit(key, n) for n in range(1, 5)] for key in keys]
+
+
+def test_a_driver_whose_numbers_drawn_ahead_run_out_goes_on_with_its_stream() -> None:
+    key = stream_key(99, 1, 7)
+    driver = Driver(7, 0, 0.0, 0.0, 0, 0.0, 60.0, key, [unit(key, 1), unit(key, 2)])
+    assert [driver.u() for _ in range(5)] == [unit(key, n) for n in range(1, 6)]
