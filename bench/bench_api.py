@@ -491,8 +491,9 @@ def monitor_run(
 ) -> dict[str, float]:
     """One API with the monitor ``mode`` (off/on): the p99 (ms) of each scenario, the first
     evaluation's wall time (on) and the API process's CPU seconds during the rows."""
-    # The current state only: no rollup keeper, whose start-up work would blur both runs.
-    extra = {"PARKLOTSE_ROLLUP_ENABLED": "false"}
+    # The current state only: no rollup keeper and no forecasts, whose start-up work (the forecasts'
+    # in a worker process, unseen by the settling below) would blur both runs.
+    extra = {"PARKLOTSE_ROLLUP_ENABLED": "false", "PARKLOTSE_FORECAST_ENABLED": "false"}
     if mode == "off":
         extra["PARKLOTSE_FLEET_ENABLED"] = "false"
     else:
@@ -503,6 +504,7 @@ def monitor_run(
         current_ready(api, process, root, site, settle=mode == "off")
         if mode == "on":
             found["first_evaluation_s"] = sensors_ready(api, site, process, root)
+            current_ready(api, process, root, site, settle=True)  # and the first report made
         cpu = cpu_seconds(process.pid)
         for name in names:
             make = scenarios(site, now)[name]

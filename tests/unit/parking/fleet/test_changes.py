@@ -89,3 +89,16 @@ def test_a_bays_first_reading_is_no_change_when_the_ingester_says_so() -> None:
     window.add(ChangeEvent("showroom", "A01", "free", NOW - 2 * MINUTE, previous="occupied"))
     window.add(ChangeEvent("showroom", "A02", "free", NOW - 2 * MINUTE, previous="occupied"))
     assert window.counts("showroom", NOW) == {"A01": 1, "A02": 1}
+
+
+def test_a_bay_whose_changes_all_left_the_window_is_counted_no_more() -> None:
+    window = ChangeWindow()
+    window.connected(NOW - 2 * HOUR_NS)
+    window.add(event("A01", "occupied", NOW - 70 * MINUTE))
+    window.add(event("A01", "free", NOW - 50 * MINUTE))
+    window.seed("showroom", {"A02": [NOW - 65 * MINUTE, NOW - 40 * MINUTE]}, NOW - 2 * HOUR_NS)
+    window.add(event("A03", "occupied", NOW - 61 * MINUTE))
+    assert window.counts("showroom", NOW) == {"A01": 1, "A02": 1}
+    assert window.counts("showroom", NOW + 21 * MINUTE) == {}
+    window.add(event("A01", "occupied", NOW + 21 * MINUTE))
+    assert window.counts("showroom", NOW + 22 * MINUTE) == {"A01": 1}
