@@ -89,7 +89,7 @@ class ChangeWindow:
         """Whether the counts of ``site`` hold every change of the window: heard for all of it, or
         seeded since the feed's current subscription."""
         heard = self.heard_since_ns
-        return heard is not None and (heard <= now_ns - window_ns or self._seeded.get(site) == heard)
+        return self.complete(now_ns, window_ns) or (heard is not None and self._seeded.get(site) == heard)
 
     def seed(self, site: str, times: Mapping[str, list[int]], subscription_ns: int) -> bool:
         """Add the change times InfluxDB holds for ``site`` (read after the subscription at

@@ -203,15 +203,19 @@ class SiteEvaluator:
         """``step`` when the job needs no InfluxDB read (most jobs: the slow facts are read every
         15 minutes, the change counts come from the events heard); None when it does."""
         slow = self.slow
-        if slow is None or job.now_ns - slow.read_ns >= job.slow_every_ns or job.counts is None:
+        if slow is None or self._slow_due(job, slow) or job.counts is None:
             return None
         return self.step(job, slow, job.counts)
+
+    @staticmethod
+    def _slow_due(job: SiteJob, slow: SlowFacts) -> bool:
+        return job.now_ns - slow.read_ns >= job.slow_every_ns
 
     async def run(self, job: SiteJob, store: InfluxStore) -> SiteUpdate:
         """The job's reads (the slow facts when due, the change counts while the change events
         cannot be heard), then ``step``."""
         slow = self.slow
-        if slow is None or job.now_ns - slow.read_ns >= job.slow_every_ns:
+        if slow is None or self._slow_due(job, slow):
             slow = await read_slow(store, job.site, job.now_ns, job.thresholds, slow, job.battery_every_ns)
             self.slow = slow
         counts = job.counts
