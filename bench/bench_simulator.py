@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -34,8 +35,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+if os.environ.get("PARKLOTSE_BENCH_SITE"):  # bench.compiled_core: the wheel's modules come first
+    sys.path.insert(0, os.environ["PARKLOTSE_BENCH_SITE"])
 
+import simulator.engine  # noqa: E402
+from bench import compiled_core  # noqa: E402
 from parking.settings import PACKAGED_SITES_DIR  # noqa: E402
+from simulator.collector import collector_paused  # noqa: E402
 from simulator.demand import DAY_S  # noqa: E402
 from simulator.engine import Engine, Simulation, TwinName, seed_entropy, twin_engines  # noqa: E402
 from simulator.grid import Network, build_network, resolve_site  # noqa: E402
@@ -87,12 +93,13 @@ def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
     network, twins, build_s = _twins(scenario, days)
     t0, c0 = time.perf_counter(), time.process_time()
     warmup_cpu = 0.0
-    for engine in twins.values():
-        w0 = time.process_time()
-        engine.run_until(0.0)
-        warmup_cpu += time.process_time() - w0
-        run(engine, days, lambda _h: None)
-        engine.run_until(days * DAY_S + TAIL_S)
+    with collector_paused():  # as run_twins runs
+        for engine in twins.values():
+            w0 = time.process_time()
+            engine.run_until(0.0)
+            warmup_cpu += time.process_time() - w0
+            run(engine, days, lambda _h: None)
+            engine.run_until(days * DAY_S + TAIL_S)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     with_sensors = twins["with_sensors"]
     return {
@@ -111,7 +118,13 @@ def _twins_case(scenario: Scenario, days: int) -> dict[str, Any]:
         "us_per_driver": 1e6 * cpu / max(sum(engine.next_id for engine in twins.values()), 1),
         "peak_rss_mib": _peak_rss_mib(),
         "reference_ms": _reference_ms(),
+        "compiled": _compiled(),
     }
+
+
+def _compiled() -> bool:
+    """Whether this process runs the engine compiled (an extension module) rather than its source."""
+    return not str(simulator.engine.__file__).endswith(".py")
 
 
 def _city_slice_case() -> dict[str, Any]:
@@ -248,11 +261,25 @@ def run_case(name: str) -> dict[str, Any]:
     raise SystemExit(f"unknown case {name!r}")
 
 
-def _in_child(name: str) -> dict[str, Any]:
+def _in_child(name: str, site: Path | None = None) -> dict[str, Any]:
+    """A case in a fresh process: of the checkout's source, or of the wheel installed in ``site``."""
+    env = {k: v for k, v in os.environ.items() if k != compiled_core.ENV}
+    if site is not None:
+        env[compiled_core.ENV] = str(site)
     out = subprocess.run(
-        [sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True, cwd=REPO
+        [sys.executable, __file__, "--case", name],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
     )
-    return dict(json.loads(out.stdout))
+    result = dict(json.loads(out.stdout))
+    if "compiled" in result and result["compiled"] != (site is not None):
+        raise SystemExit(
+            f"case {name}: expected the {'compiled' if site else 'source'} engine, ran the other"
+        )
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -268,42 +295,63 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
 
     print("Parklotse simulator benchmark (one core, each case in its own process, both twins)\n")
+    try:
+        site: Path | None = compiled_core.compiled_site(REPO)
+    except RuntimeError as error:
+        site = None
+        print(f"  the compiled core could not be built, so only the source is measured: {error}\n")
     week = _in_child("town-centre-week")
     report = _in_child("town-centre-week-report")
     city = _in_child("city-day")
+    cases = [
+        ("town-centre, one week (both twins)", week, week["bays"]),
+        ("town-centre, one week, --offline report", report, TOWN_BAYS),
+        ("city, one day (both twins), source", city, city["bays"]),
+    ]
+    compiled = None
+    if site is not None:
+        compiled = _in_child("city-day", site)
+        cases.append(("city, one day, compiled (pip install .)", compiled, compiled["bays"]))
     print(
         "case                                         bays  sim days    cpu      wall   sim/cpu  peak RSS ref"
     )
-    for label, r, bays in (
-        ("town-centre, one week (both twins)", week, week["bays"]),
-        ("town-centre, one week, --offline report", report, TOWN_BAYS),
-        ("city, one day (both twins)", city, city["bays"]),
-    ):
+    for label, r, bays in cases:
         print(
             f"{label:<43} {bays:>6}  {r['days']:>8}  {r['cpu_s']:>5.2f} s  {r['wall_s']:>6.2f} s"
             f"  {r['sim_per_cpu']:>8,.0f}x  {r['peak_rss_mib']:>5.0f} MiB {r['reference_ms']:.0f} ms"
         )
     print(
         f"\n  city: {city['drivers']:,} drivers in both twins (warm-up day included),"
-        f" {city['bay_changes']:,} bay changes, {city['us_per_driver']:.0f} µs of CPU per driver;"
+        f" {city['bay_changes']:,} bay changes, {city['us_per_driver']:.0f} µs of CPU per driver (source);"
         f" grid built in {city['build_s']:.2f} s"
     )
-    day_cpu = city["cpu_s"] - city["warmup_cpu_s"]
+    if compiled is not None:
+        same = all(compiled[k] == city[k] for k in ("drivers", "bay_changes", "reported_drivers"))
+        print(
+            f"  city, compiled: {city['cpu_s'] / compiled['cpu_s']:.2f}x the source's speed in this run"
+            f" ({compiled['cpu_s']:.2f} s against {city['cpu_s']:.2f} s of CPU);"
+            f" the same drivers and bay changes: {'yes' if same else 'NO'}"
+        )
+        if not same:
+            raise SystemExit("the compiled engine simulated another day than the source: a bug")
+    measured = compiled if compiled is not None else city
+    what_ran = "compiled, as pip install . installs it" if compiled is not None else "source"
+    day_cpu = measured["cpu_s"] - measured["warmup_cpu_s"]
     print(
-        f"  city: the warm-up day takes {city['warmup_cpu_s']:.2f} s of the CPU (turn tables fill in it);"
-        f" the reported day itself {day_cpu:.2f} s ({city['day_per_cpu']:,.0f}x real time)"
+        f"  city ({what_ran}): the warm-up day takes {measured['warmup_cpu_s']:.2f} s of the CPU (turn tables"
+        f" fill in it); the reported day itself {day_cpu:.2f} s ({measured['day_per_cpu']:,.0f}x real time)"
     )
-    idle = IDLE_REFERENCE_MS / city["reference_ms"]  # an estimate: CPU scaled by the reference loop
-    memory_ok = city["peak_rss_mib"] <= 1024
+    idle = IDLE_REFERENCE_MS / measured["reference_ms"]  # an estimate: CPU scaled by the reference loop
+    memory_ok = measured["peak_rss_mib"] <= 1024
     for what, per_cpu in (
-        ("a one-day run, warm-up day included", city["sim_per_cpu"]),
-        ("the day itself (each day of a longer run)", city["day_per_cpu"]),
+        ("a one-day run, warm-up day included", measured["sim_per_cpu"]),
+        ("the day itself (each day of a longer run)", measured["day_per_cpu"]),
     ):
         verdict = "met" if per_cpu >= 10_000 and memory_ok else "NOT met"
         print(
-            f"  target city day >= 10,000x real time on one core and <= 1 GiB, {what}: {verdict}"
-            f" here ({per_cpu:,.0f}x; about {per_cpu / idle:,.0f}x on a core where ref takes"
-            f" {IDLE_REFERENCE_MS:.0f} ms, an estimate)"
+            f"  target city day >= 10,000x real time on one core and <= 1 GiB, {what} ({what_ran}):"
+            f" {verdict} here ({per_cpu:,.0f}x, {measured['peak_rss_mib']:.0f} MiB; about"
+            f" {per_cpu / idle:,.0f}x on a core where ref takes {IDLE_REFERENCE_MS:.0f} ms, an estimate)"
         )
     print(
         f"  the --offline week report simulates {report['simulated_days']} twin-days "

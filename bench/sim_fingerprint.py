@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+# DayTotals' fields, named here: a class compiled by mypyc (setup.py) has no __slots__ to read them from
+_DAY_TOTALS = ("gave_up", "misses", "no_search", "search_m", "searches", "to_garage")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 if "--tree" in sys.argv:  # a copy of the simulator package to fingerprint (a snapshot before a change)
@@ -54,7 +56,7 @@ class _Hash:
             self.h.update(values.tobytes())
         for day in sorted(engine.daily):
             totals = engine.daily[day]
-            self.add((day, *(getattr(totals, slot) for slot in type(totals).__slots__)))
+            self.add((day, *(getattr(totals, name) for name in _DAY_TOTALS)))
         self.add((engine.changes_total, engine.occupied, engine.core_occupied, engine.on_road))
         self.add((bytes(engine.state), bytes(engine.reading), engine.garage_used, engine.next_id))
 

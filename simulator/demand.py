@@ -15,13 +15,14 @@ import math
 from array import array
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Final
 
 import numpy as np
 
 from simulator.scenario import DayProfiles, DayValues, Demand, Dwell
 
-DAY_S = 86_400.0
-HOUR_S = 3_600.0
+DAY_S: Final = 86_400.0
+HOUR_S: Final = 3_600.0
 
 
 def day_type(day: date) -> str:

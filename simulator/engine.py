@@ -21,7 +21,7 @@ import math
 from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -53,13 +53,18 @@ from simulator.search import (
     unit,
 )
 
-_NODE, _PARK, _FORGET = 1, 2, 3
-UNGUIDED, GUIDED = 0, 1  # driver groups of the run with sensors: not steered, steered (app or signs)
+_NODE: Final = 1  # event kinds (Final: mypyc inlines them, setup.py)
+_PARK: Final = 2
+_FORGET: Final = 3
+# driver groups of the run with sensors: not steered, steered (app or signs)
+UNGUIDED: Final = 0
+GUIDED: Final = 1
 _DRIVER_STREAM, _SENSOR_STREAM, _FAILURE_STREAM = 1, 2, 3
 # bays stand beside a face's centre line: a face whose lower bound of distance (its middle's distance
 # less half its length) exceeds the accepted distance by more than this holds no bay within it
-_LOOK_MARGIN_M = 10.0
-_DRAWS_AHEAD = 16  # random numbers drawn ahead per driver: most draw fewer (the rest are drawn as needed)
+_LOOK_MARGIN_M: Final = 10.0
+# random numbers drawn ahead per driver: most draw fewer (the rest are drawn as needed)
+_DRAWS_AHEAD: Final = 16
 
 
 def seed_entropy(seed: int) -> int:
@@ -575,7 +580,6 @@ class Engine:
             self.run_until(self._failure[1] - 1e-9, changes)
             self._check_failure(t_end)
             self.changes = changes
-        at_node, park = self._at_node, self._park
         while True:
             td = departures.next_t()
             arrivals = self.arrivals
@@ -593,9 +597,9 @@ class Engine:
                 while heap and heap[0][0] <= self._limit:
                     t, _, kind, subject = pop(heap)
                     if kind == _NODE:
-                        at_node(t, subject)
+                        self._at_node(t, subject)
                     elif kind == _PARK:
-                        park(t, subject)
+                        self._park(t, subject)
                     else:
                         self.server.forget(*subject)
             elif td <= ta and td <= ts:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from parking.registry import Site
 from simulator import metrics
+from simulator.collector import collector_paused
 from simulator.demand import DAY_S, HOUR_S
 from simulator.engine import Engine, TwinName, preset_date, preset_scenario, seed_entropy, twin_engines
 from simulator.grid import Network, build_network
@@ -88,9 +89,10 @@ def run_twins(
     twins = twin_engines(
         settings.scenario, network, seed_entropy(seed), settings.first_day, day_kind=settings.day_kind
     )
-    for engine in twins.values():
-        run(engine, settings.days, tick or (lambda _h: None))
-        engine.run_until(settings.days * DAY_S + TAIL_S)
+    with collector_paused():
+        for engine in twins.values():
+            run(engine, settings.days, tick or (lambda _h: None))
+            engine.run_until(settings.days * DAY_S + TAIL_S)
     return twins
 
 

@@ -17,21 +17,28 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from typing import Final
 
 import numpy as np
 
 from simulator.grid import Network, point_segment_distance
 from simulator.scenario import Search
 
-FREE, OCCUPIED, CLAIMED = 0, 1, 2  # true bay states; CLAIMED = a driver is pulling in
-NO_BAY = -1
-HELD = -2  # a guided driver parked here or reported it taken: off the list until its reading changes
-UNSTEERED, APP, SIGNS = 0, 1, 2  # how a driver is steered
+# true bay states; CLAIMED = a driver is pulling in (Final: mypyc inlines them, setup.py)
+FREE: Final = 0
+OCCUPIED: Final = 1
+CLAIMED: Final = 2
+NO_BAY: Final = -1
+HELD: Final = -2  # a guided driver parked here or reported it taken: off the list until its reading changes
+# how a driver is steered
+UNSTEERED: Final = 0
+APP: Final = 1
+SIGNS: Final = 2
 
 
-_MASK = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_TO_UNIT = 2.0**-53
+_MASK: Final = (1 << 64) - 1
+_GOLDEN: Final = 0x9E3779B97F4A7C15
+_TO_UNIT: Final = 2.0**-53
 
 
 def mix64(z: int) -> int:

@@ -9,6 +9,7 @@ data file and console script comes from the installed wheel (checked, not assume
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ from tests.helpers import REPO, wait_for
 
 pytestmark = pytest.mark.integration
 
-BUILD_FILES = ["pyproject.toml", "README.md"]
+BUILD_FILES = ["pyproject.toml", "setup.py", "README.md"]
 
 
 def packaged_folders() -> list[Path]:
@@ -105,7 +106,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         ],
         check=True,
         capture_output=True,
-        timeout=180,
+        timeout=900,  # mypyc and gcc compile the simulator core: one to two minutes, more on a busy machine
     )
     (wheel,) = dist.glob("parklotse-*.whl")
     venv = root / "venv"
@@ -160,14 +161,15 @@ def test_the_wheel_carries_the_sample_sites_scenarios_and_kiosk_files(installed:
     assert expected - names == set()
 
 
-def test_the_installed_modules_come_from_the_wheel_not_the_checkout(installed: Installed) -> None:
+def module_files(installed: Installed, modules: list[str]) -> list[str]:
+    """Where the installed venv's Python imports these modules from."""
     result = subprocess.run(
         [
             str(installed.bin / "python"),
             "-c",
             "import importlib, sys; "
             "print('\\n'.join(importlib.import_module(m).__file__ for m in sys.argv[1:]))",
-            *(folder.name for folder in packaged_folders()),
+            *modules,
         ],
         cwd=installed.elsewhere,
         env=installed.env(),
@@ -175,8 +177,58 @@ def test_the_installed_modules_come_from_the_wheel_not_the_checkout(installed: I
         text=True,
         check=True,
     )
-    for path in result.stdout.split():
+    return result.stdout.split()
+
+
+def test_the_installed_modules_come_from_the_wheel_not_the_checkout(installed: Installed) -> None:
+    for path in module_files(installed, [folder.name for folder in packaged_folders()]):
         assert Path(path).is_relative_to(installed.venv), path
+
+
+def compiled_modules() -> list[str]:
+    """The modules setup.py compiles (its COMPILED list of paths), as module names."""
+    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+    (paths,) = (
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "COMPILED" for t in node.targets)
+    )
+    return [path.removesuffix(".py").replace("/", ".") for path in paths]
+
+
+def test_the_wheel_carries_the_simulator_core_compiled(installed: Installed) -> None:
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    for module in compiled_modules():
+        stem = module.replace(".", "/")
+        assert any(fnmatch(name, f"{stem}.cpython-*.so") for name in names), module
+    files = module_files(installed, compiled_modules())
+    assert all(path.endswith(".so") for path in files), files
+
+
+def test_the_compiled_core_simulates_exactly_what_the_source_does(
+    installed: Installed, tmp_path: Path
+) -> None:
+    argv = [
+        "simulate", "--offline", "--scenario", "town-centre", "--days", "1", "--seed", "3", "--no-progress",
+        "--steering", "both", "--guidance-share", "0.5", "--report-json", "report.json",
+    ]  # fmt: skip
+    compiled = installed.run(*argv)
+    assert compiled.returncode == 0, compiled.stderr
+    source = subprocess.run(
+        [sys.executable, "-m", "parklotse", *argv],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PARKLOTSE_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert source.returncode == 0, source.stderr
+    from_wheel = json.loads((installed.elsewhere / "report.json").read_text())
+    from_source = json.loads((tmp_path / "report.json").read_text())
+    for key in ("variants", "saved"):
+        assert from_wheel[key] == from_source[key], key
 
 
 def test_an_offline_simulation_runs_from_any_folder(installed: Installed) -> None:
