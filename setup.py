@@ -43,8 +43,11 @@ class BuildCompiledCore(build_ext):
     def finalize_options(self) -> None:
         building = _BUILDING & set(self.distribution.commands)
         if building and _compile_wanted() and not self.editable_mode:
-            from mypyc.build import mypycify  # a build requirement (pyproject.toml), not a run-time one
-
+            try:
+                from mypyc.build import mypycify  # a build requirement (pyproject.toml), not a run-time one
+            except ImportError:  # a build without isolation in an environment without mypy
+                self.warn("mypy is not installed: the simulator core stays pure Python (slower)")
+                return super().finalize_options()
             # Not the project's mypy settings (they need the dev environment's plugins): a wheel is often
             # built where the dependencies are absent, so what they provide is typed Any there. The
             # compiled modules behave the same either way (tests/integration/test_wheel_install.py).
