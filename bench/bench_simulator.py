@@ -11,8 +11,14 @@ apart (each twin runs to the first midnight, then on as run_twins runs it: the s
 figures stand side by side: a run of one day, warm-up included ("sim/cpu"), and a reported day itself,
 what each further day of a longer run costs ("day only"). Turn tables fill mostly during the warm-up.
 
+The city's day runs twice: with the checkout's source (what ./run.sh's editable install runs) and
+with the core compiled as ``pip install .`` builds it (bench/compiled_core.py builds that wheel once
+per version of the sources, a minute or two, into build/bench-compiled/). Both must simulate the same
+drivers and bay changes; the ratio of their CPU times is measured in the same run.
+
 Targets (issue 10): the city's day at >= 10,000x real time on one core and <= 1 GiB with positions
-off; positions on at 2 Hz cost no more than 20 % of one core on the town centre.
+off (judged on the compiled core); positions on at 2 Hz cost no more than 20 % of one core on the
+town centre.
 
 CPU time (process_time) is the measure: the machine this runs on may be shared, and wall time then
 says more about the neighbours than about the simulator. Each case also times a fixed reference loop
