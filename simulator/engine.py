@@ -51,6 +51,7 @@ from simulator.search import (
     route_turns,
     stream_key,
     unit,
+    units,
 )
 
 _NODE: Final = 1  # event kinds (Final: mypyc inlines them, setup.py)
@@ -65,6 +66,12 @@ _DRIVER_STREAM, _SENSOR_STREAM, _FAILURE_STREAM = 1, 2, 3
 _LOOK_MARGIN_M: Final = 10.0
 # random numbers drawn ahead per driver: most draw fewer (the rest are drawn as needed)
 _DRAWS_AHEAD: Final = 16
+# Module functions the event loop calls, as Final names: compiled, a Final is a C static, where
+# math.hypot would look the attribute up in the module's dict at every call.
+_hypot: Final = math.hypot
+_heappush: Final = heapq.heappush
+# sensor error numbers drawn ahead per bay (most bays change fewer times a day; then the next block)
+_ERROR_BLOCK: Final = 32
 
 
 def seed_entropy(seed: int) -> int:
@@ -368,6 +375,17 @@ class Engine:
         self._accepted_before_search = self.rules.accepted(0.0)
         self.miss_memory_s = scenario.guidance.miss_memory_s
         self.detection_error = scenario.guidance.detection_error
+        # each bay's next sensor error numbers, drawn ahead in numpy: the 64-bit integer arithmetic of
+        # unit() is slow in the event loop (big integers). Bay b's block holds unit(bay_keys[b], count)
+        # for count from _error_first[b] on, at _error_draws[b * _ERROR_BLOCK + count - _error_first[b]].
+        self._error_first = array("l", bytes(8 * n))
+        self._error_draws = array("d")
+        if self.detection_error > 0:
+            block = units(
+                np.array(self.bay_keys, dtype=np.uint64)[:, None],
+                np.arange(_ERROR_BLOCK, dtype=np.uint64)[None, :],
+            )
+            self._error_draws.frombytes(block.tobytes())
         self.state = bytearray(n)
         self.reading = bytearray(n)
         self.frozen = bytearray(n)  # failed sensors: their reading no longer changes
@@ -640,7 +658,7 @@ class Engine:
 
     def _push(self, t: float, kind: int, subject: Any) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, subject))
+        _heappush(self.heap, (t, self.seq, kind, subject))
 
     def _sample(self, t: float) -> None:
         if t < 0:
@@ -701,7 +719,7 @@ class Engine:
             return False
         net = self.net
         first = d.legs[0][3] if d.legs else d.seg
-        near = math.hypot(net.seg_mid_x[first] - d.dx, net.seg_mid_y[first] - d.dy) - net.seg_len[first] / 2
+        near = _hypot(net.seg_mid_x[first] - d.dx, net.seg_mid_y[first] - d.dy) - net.seg_len[first] / 2
         return near - _LOOK_MARGIN_M > self._accepted_before_search
 
     def _resume(self, d: Driver, way_in: Approach) -> None:
@@ -741,7 +759,7 @@ class Engine:
         if (
             d.mode == APP
             and d.target == NO_BAY
-            and math.hypot(net.node_x[node] - d.dx, net.node_y[node] - d.dy) <= self.ask_radius
+            and _hypot(net.node_x[node] - d.dx, net.node_y[node] - d.dy) <= self.ask_radius
         ):
             d.target = self.server.nearest(t, d)
             if d.target == NO_BAY and d.dist <= d.d0 and self._garage_with_space(node) >= 0:
@@ -793,7 +811,7 @@ class Engine:
         net = self.net
         best: dict[int, tuple[float, int]] = {}
         for bay in range(net.n_bays):
-            distance = math.hypot(net.bay_x[bay] - x, net.bay_y[bay] - y)
+            distance = _hypot(net.bay_x[bay] - x, net.bay_y[bay] - y)
             zone = net.bay_zone[bay]
             if distance <= self.rules.cap and (zone not in best or distance < best[zone][0]):
                 best[zone] = (distance, net.bay_seg[bay])
@@ -807,9 +825,7 @@ class Engine:
         best, best_d = -1, math.inf
         for g, (gnode, capacity) in enumerate(zip(layout.garage_nodes, layout.garage_capacity, strict=True)):
             if self.garage_used[g] < capacity:
-                distance = math.hypot(
-                    net.node_x[gnode] - net.node_x[node], net.node_y[gnode] - net.node_y[node]
-                )
+                distance = _hypot(net.node_x[gnode] - net.node_x[node], net.node_y[gnode] - net.node_y[node])
                 if distance < best_d:
                     best, best_d = g, distance
         return best
@@ -840,7 +856,7 @@ class Engine:
         net = self.net
         return min(
             range(len(nodes)),
-            key=lambda g: math.hypot(
+            key=lambda g: _hypot(
                 net.node_x[nodes[g]] - net.node_x[node], net.node_y[nodes[g]] - net.node_y[node]
             ),
         )
@@ -851,7 +867,7 @@ class Engine:
         self.to_garage -= 1
         net = self.net
         gnode = self.layout.garage_nodes[g]
-        walk = math.hypot(net.node_x[gnode] - d.dx, net.node_y[gnode] - d.dy)
+        walk = _hypot(net.node_x[gnode] - d.dx, net.node_y[gnode] - d.dy)
         if self.garage_used[g] < self.layout.garage_capacity[g]:
             self.garage_used[g] += 1
             self._schedule_departure(t + d.dwell_s, net.n_bays + g)
@@ -876,7 +892,7 @@ class Engine:
                 if target != NO_BAY and net.bay_seg[target] == face and state[target] == FREE:
                     chosen = target
         # how near the face comes to the destination, at least (its middle's distance less half its length)
-        near = math.hypot(net.seg_mid_x[face] - d.dx, net.seg_mid_y[face] - d.dy) - net.seg_len[face] / 2
+        near = _hypot(net.seg_mid_x[face] - d.dx, net.seg_mid_y[face] - d.dy) - net.seg_len[face] / 2
         if chosen == NO_BAY and d.garage < 0 and self.seg_free[face] > 0:
             rules = self.rules
             accepted = rules.accepted(d.dist - d.d0)
@@ -890,9 +906,7 @@ class Engine:
                 for bay in order:
                     if (
                         state[bay] == FREE
-                        and (
-                            bay_zone[bay] == zone or math.hypot(bay_x[bay] - dx, bay_y[bay] - dy) <= accepted
-                        )
+                        and (bay_zone[bay] == zone or _hypot(bay_x[bay] - dx, bay_y[bay] - dy) <= accepted)
                         and u() < notice
                     ):
                         chosen = bay
@@ -911,7 +925,7 @@ class Engine:
             if self.drive_ahead and d.target == NO_BAY and d.zone < 0 and d.garage < 0:
                 t_next = self._drive_through(d, t_next)
             self.seq += 1  # self._push, inlined: the most frequent event
-            heapq.heappush(self.heap, (t_next, self.seq, _NODE, d))
+            _heappush(self.heap, (t_next, self.seq, _NODE, d))
             return
         if target != NO_BAY and target != chosen:
             self.server.release(target)
@@ -947,6 +961,7 @@ class Engine:
         dx, dy, dest, d0, searching = d.dx, d.dy, d.dest, d.d0, d.searching
         watch_signs, ask = d.mode == SIGNS, d.mode == APP
         routes, n_states = net.routes.table(dest), len(node_x) + 1  # route_turns, inlined: the hottest code
+        reaches = net.bay_reach.table(dest)
         legs: list[tuple[float, int, int, int]] = []
         node, prev, seg, t_seg, dist, on_dest = d.node, d.prev, d.seg, d.t_seg, d.dist, d.on_dest
         while True:
@@ -956,7 +971,7 @@ class Engine:
             if (not searching and dist_there > d0) or search_m >= rules.give_up_m:
                 break  # starts searching (a count the samples read) or gives up
             if (watch_signs and node in self.sign_at) or (
-                ask and math.hypot(node_x[node] - dx, node_y[node] - dy) <= self.ask_radius
+                ask and _hypot(node_x[node] - dx, node_y[node] - dy) <= self.ask_radius
             ):
                 break
             accepted = self._accepted_before_search if search_m <= 0.0 else rules.accepted(search_m)
@@ -967,12 +982,16 @@ class Engine:
                 options = nearer if distance > rules.head_fraction * accepted else every
             drawn = d.n
             nxt, face = options[0] if len(options) == 1 else options[int(d.u() * len(options))]
-            near = math.hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
+            near = _hypot(seg_mid_x[face] - dx, seg_mid_y[face] - dy) - seg_len[face] / 2
             # _enter looks along a face that comes near (a lower bound) and takes a bay only within the
             # accepted distance: a face in reach whose nearest bay lies beyond it is passed all the same
-            if near - _LOOK_MARGIN_M <= accepted and nearest_bay(net, dest, face) <= accepted:
-                d.n = drawn  # it may take a bay on that face: the event decides, with the same numbers
-                break
+            if near - _LOOK_MARGIN_M <= accepted:
+                reach_m = reaches.get(face)  # nearest_bay, inlined
+                if reach_m is None:
+                    reach_m = nearest_bay(net, dest, face)
+                if reach_m <= accepted:
+                    d.n = drawn  # it may take a bay on that face: the event decides, with the same numbers
+                    break
             dist, on_dest = dist_there, on_dest_there
             if d.s0 == math.inf and (near <= self._entry_reach or seg_len[face] <= 1.0):
                 entry = entry_distance(
@@ -1012,7 +1031,7 @@ class Engine:
             self.server.hold(bay, t)
             d.target = NO_BAY
         self._reading(t, bay, 1)
-        walk = math.hypot(net.bay_x[bay] - d.dx, net.bay_y[bay] - d.dy)
+        walk = _hypot(net.bay_x[bay] - d.dx, net.bay_y[bay] - d.dy)
         d.dist = d.park_dist
         self._finish(t, d, d.search_m(), walk, garage=False)
         self.occupant[bay] = self._schedule_departure(t + d.dwell_s, bay)
@@ -1037,7 +1056,7 @@ class Engine:
         self.bay_changes[bay] = count + 1
         if self.frozen[bay] or self.external[bay]:
             return
-        if self.detection_error > 0 and unit(self.bay_keys[bay], count) < self.detection_error:
+        if self.detection_error > 0 and self._error_u(bay, count) < self.detection_error:
             occupied = 1 - occupied
         if occupied == self.reading[bay]:
             return
@@ -1046,6 +1065,21 @@ class Engine:
         self.server.reading(t, bay, occupied)
         if self.changes is not None:
             self.changes.append(BayChange(self.net.bay_ids[bay], bool(occupied), t - self.t0))
+
+    def _error_u(self, bay: int, count: int) -> float:
+        """``unit(self.bay_keys[bay], count)``: the bay's error number for its ``count``-th change."""
+        first = self._error_first[bay]
+        at = count - first
+        if not 0 <= at < _ERROR_BLOCK:  # past the bay's block: draw its next block from here
+            self._error_first[bay] = first = count
+            at = 0
+            block = units(
+                np.array([self.bay_keys[bay]], dtype=np.uint64),
+                np.arange(count, count + _ERROR_BLOCK, dtype=np.uint64),
+            )
+            start = bay * _ERROR_BLOCK
+            self._error_draws[start : start + _ERROR_BLOCK] = array("d", block.tolist())
+        return self._error_draws[bay * _ERROR_BLOCK + at]
 
     def _finish(self, t: float, d: Driver, search_m: float, walk_m: float, *, garage: bool) -> None:
         self.on_road -= 1
@@ -1078,7 +1112,7 @@ class Engine:
             r.occupancy.append(d.occupancy)
             r.walk_m.append(walk_m)
             r.approach_m.append(min(d.s0, d.dist))
-            r.dest_r.append(math.hypot(d.dx - self.net.centre[0], d.dy - self.net.centre[1]))
+            r.dest_r.append(_hypot(d.dx - self.net.centre[0], d.dy - self.net.centre[1]))
 
 
 _OCCUPIED_TABLE = bytes.maketrans(bytes([FREE, OCCUPIED, CLAIMED]), b"010")

@@ -59,20 +59,28 @@ class TurnTables(Generic[T]):
     __slots__ = ("entries", "limit", "tables")
 
     def __init__(self, limit: int = 1_000_000) -> None:
-        self.tables: dict[int, dict[int, T]] = {}
+        # indexed by goal (goals are small integers, below the faces plus the junctions): a list index
+        # costs less than a dict lookup at every junction; None: no table yet
+        self.tables: list[dict[int, T] | None] = []
         self.entries = 0
         self.limit = limit
 
     def table(self, goal: int) -> dict[int, T]:
-        found = self.tables.get(goal)
-        if found is None:
-            found = self.tables[goal] = {}
+        tables = self.tables
+        if goal < len(tables):
+            found = tables[goal]
+            if found is not None:
+                return found
+        else:
+            tables.extend([None] * (goal + 1 - len(tables)))
+        found = tables[goal] = {}
         return found
 
     def add(self, table: dict[int, T], key: int, value: T) -> T:
         if self.entries >= self.limit:
-            for each in self.tables.values():
-                each.clear()
+            for each in self.tables:
+                if each is not None:
+                    each.clear()
             self.entries = 0
         table[key] = value
         self.entries += 1
@@ -114,9 +122,10 @@ class Network:
     cruises: TurnTables[tuple[float, Turns, Turns]] = field(
         default_factory=TurnTables, compare=False, repr=False
     )
-    # Per (goal face, face), keyed goal * n_segments + face: how far the face's nearest bay lies from the
-    # goal's middle (simulator.search.nearest_bay), filled as drivers come near their goals.
-    bay_reach: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
+    # Per goal face, keyed by face: how far the face's nearest bay lies from the goal's middle
+    # (simulator.search.nearest_bay), filled as drivers come near their goals. Per goal for the same
+    # reason as the turns: one flat dict of (goal, face) missed the cache at nearly every lookup.
+    bay_reach: TurnTables[float] = field(default_factory=TurnTables, compare=False, repr=False)
     # the middle of each face (the destination point of a driver going there), for the hot path
     seg_mid_x: list[float] = field(init=False, compare=False, repr=False)
     seg_mid_y: list[float] = field(init=False, compare=False, repr=False)

@@ -36,6 +36,9 @@ APP: Final = 1
 SIGNS: Final = 2
 
 
+# a C static when compiled, where math.hypot would look the attribute up in the module at every call
+_hypot: Final = math.hypot
+
 _MASK: Final = (1 << 64) - 1
 _GOLDEN: Final = 0x9E3779B97F4A7C15
 _TO_UNIT: Final = 2.0**-53
@@ -77,6 +80,13 @@ def _mix64_array(z: np.ndarray) -> np.ndarray:
     return np.asarray(z ^ (z >> np.uint64(31)))
 
 
+def units(keys: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    """``unit(key, counter)`` element-wise over arrays of uint64 (broadcast): the same numbers."""
+    with np.errstate(over="ignore"):
+        mixed = _mix64_array(keys + counters * np.uint64(_GOLDEN))
+    return np.asarray((mixed >> np.uint64(11)).astype(np.float64) * _TO_UNIT)
+
+
 def driver_draws(family: int, first: int, count: int, ahead: int) -> tuple[list[int], list[list[float]]]:
     """The stream keys of drivers ``first`` .. ``first + count - 1`` (``child_key(family, i)``) and the
     first ``ahead`` numbers of each (``unit(key, 1..ahead)``), for a day's drivers at once: one numpy
@@ -84,9 +94,7 @@ def driver_draws(family: int, first: int, count: int, ahead: int) -> tuple[list[
     ids = np.arange(first, first + count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         keys = _mix64_array((ids ^ np.uint64(family)) + np.uint64(_GOLDEN))
-        steps = np.arange(1, ahead + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
-        mixed = _mix64_array(keys[:, None] + steps[None, :])
-    draws = (mixed >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    draws = units(keys[:, None], np.arange(1, ahead + 1, dtype=np.uint64)[None, :])
     return [int(k) for k in keys.tolist()], draws.tolist()
 
 
@@ -227,7 +235,7 @@ def entry_distance(x0: float, y0: float, x1: float, y1: float, dx: float, dy: fl
 
     The length of the line if it never does.
     """
-    length = math.hypot(x1 - x0, y1 - y0)
+    length = _hypot(x1 - x0, y1 - y0)
     if length <= 0:
         return 0.0
     ux, uy = (x1 - x0) / length, (y1 - y0) / length
@@ -267,27 +275,27 @@ def cruise_turns(
     best: list[tuple[int, int]] = []
     best_d = math.inf
     for option in options:
-        d = math.hypot(node_x[option[0]] - dx, node_y[option[0]] - dy)
+        d = _hypot(node_x[option[0]] - dx, node_y[option[0]] - dy)
         if d < best_d - 1e-6:
             best, best_d = [option], d
         elif d <= best_d + 1e-6:
             best.append(option)
-    return net.cruises.add(table, key, (math.hypot(node_x[node] - dx, node_y[node] - dy), options, best))
+    return net.cruises.add(table, key, (_hypot(node_x[node] - dx, node_y[node] - dy), options, best))
 
 
 def nearest_bay(net: Network, goal: int, face: int) -> float:
     """How far the nearest bay of ``face`` lies from the middle of face ``goal`` (inf: no bays), measured
     as Engine._enter measures a bay's distance from a destination; cached per network (``net.bay_reach``).
     """
-    key = goal * len(net.seg_a) + face
-    found = net.bay_reach.get(key)
+    table = net.bay_reach.table(goal)
+    found = table.get(face)
     if found is None:
         dx, dy = net.seg_mid_x[goal], net.seg_mid_y[goal]
         bay_x, bay_y = net.bay_x, net.bay_y
         found = min(
-            (math.hypot(bay_x[bay] - dx, bay_y[bay] - dy) for bay in net.seg_bays[face]), default=math.inf
+            (_hypot(bay_x[bay] - dx, bay_y[bay] - dy) for bay in net.seg_bays[face]), default=math.inf
         )
-        net.bay_reach[key] = found
+        net.bay_reach.add(table, face, found)
     return found
 
 
@@ -472,7 +480,7 @@ class GuidanceServer:
                 continue
             for bay in seg_bays[s]:
                 if not view[bay] and reserved[bay] == NO_BAY:
-                    d = math.hypot(bay_x[bay] - dx, bay_y[bay] - dy)
+                    d = _hypot(bay_x[bay] - dx, bay_y[bay] - dy)
                     if d < best_d:
                         best, best_d = bay, d
         if best != NO_BAY:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import numpy as np
 import pytest
 
 from parking.settings import PACKAGED_SITES_DIR
@@ -10,7 +13,16 @@ from simulator.grid import build_network, grid_site, resolve_site
 from simulator.metrics import live_kpis
 from simulator.offline import run_twins, settings_for
 from simulator.scenario import GridSite, load_scenario
-from simulator.search import Driver, child_key, driver_draws, family_key, nearest_bay, stream_key, unit
+from simulator.search import (
+    Driver,
+    child_key,
+    driver_draws,
+    family_key,
+    nearest_bay,
+    stream_key,
+    unit,
+    units,
+)
 
 SITES = PACKAGED_SITES_DIR
 
@@ -130,3 +142,19 @@ def test_a_driver_whose_numbers_drawn_ahead_run_out_goes_on_with_its_stream() ->
     key = stream_key(99, 1, 7)
     driver = Driver(7, 0, 0.0, 0.0, 0, 0.0, 60.0, key, [unit(key, 1), unit(key, 2)])
     assert [driver.u() for _ in range(5)] == [unit(key, n) for n in range(1, 6)]
+
+
+def test_numbers_drawn_ahead_in_numpy_are_those_each_stream_draws() -> None:
+    keys = [stream_key(2**62 + 7, 2, bay) for bay in range(3)]
+    drawn = units(np.array(keys, dtype=np.uint64)[:, None], np.arange(40, dtype=np.uint64)[None, :])
+    assert drawn.tolist() == [[unit(key, n) for n in range(40)] for key in keys]
+
+
+def test_a_sensors_error_numbers_drawn_ahead_are_its_streams_past_every_block() -> None:
+    scenario = load_scenario("town-centre")
+    network = build_network(resolve_site(scenario, SITES), scenario.space)
+    engine = Engine(scenario, network, 5, date(2026, 6, 1))
+    assert engine.detection_error > 0
+    bay = network.n_bays - 1
+    counts = [*range(0, 70), 75, 200, 201, 260]  # in order, as a bay's changes come (frozen ones skip)
+    assert [engine._error_u(bay, n) for n in counts] == [unit(engine.bay_keys[bay], n) for n in counts]
