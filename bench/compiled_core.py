@@ -34,6 +34,16 @@ def packaged_folders(repo: Path) -> list[Path]:
     ]
 
 
+def copy_build_tree(repo: Path, dest: Path) -> None:
+    """What a wheel is built from, copied to ``dest`` without caches: an in-tree build would pack
+    whatever an earlier build left in build/lib."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for folder in packaged_folders(repo):
+        shutil.copytree(folder, dest / folder.name, ignore=ignore)
+    for name in BUILD_FILES:
+        shutil.copy2(repo / name, dest / name)
+
+
 def source_hash(repo: Path) -> str:
     """A digest of everything the wheel is built from: the packaged folders' files and the build files."""
     digest = hashlib.sha256()
@@ -62,12 +72,8 @@ def compiled_site(repo: Path) -> Path:
     )
     shutil.rmtree(root, ignore_errors=True)  # older versions' builds
     with tempfile.TemporaryDirectory() as tmp:
-        # built from a copy: an in-tree build would pack whatever an earlier build left in build/lib
         source, dist = Path(tmp) / "source", Path(tmp) / "dist"
-        for folder in packaged_folders(repo):
-            shutil.copytree(folder, source / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
-        for name in BUILD_FILES:
-            shutil.copy2(repo / name, source / name)
+        copy_build_tree(repo, source)
         _pip(site, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(source))
         _pip(site, "install", "--no-deps", "-q", "--target", str(site), *map(str, dist.glob("*.whl")))
     return site

@@ -17,7 +17,6 @@ import site
 import subprocess
 import sys
 import sysconfig
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench import compiled_core
 from parking.processes import stop_process
 from parklotse.servers import free_port
 from tests.conftest import Servers, _healthy
@@ -33,18 +33,10 @@ from tests.helpers import REPO, wait_for
 
 pytestmark = pytest.mark.integration
 
-BUILD_FILES = ["pyproject.toml", "setup.py", "README.md"]
-
 
 def packaged_folders() -> list[Path]:
     """The top-level package folders pyproject.toml's package search includes."""
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["packages"]["find"]["include"]
-    return [
-        folder
-        for folder in sorted(REPO.iterdir())
-        if (folder / "__init__.py").is_file() and any(fnmatch(folder.name, p) for p in patterns)
-    ]
+    return compiled_core.packaged_folders(REPO)
 
 
 @dataclass(frozen=True)
@@ -77,18 +69,11 @@ class Installed:
         )
 
 
-def _ignore_caches(_folder: str, names: list[str]) -> set[str]:
-    return {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".egg-info"))}
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
-    for folder in packaged_folders():
-        shutil.copytree(folder, source / folder.name, ignore=_ignore_caches)
-    for name in BUILD_FILES:
-        shutil.copy2(REPO / name, source / name)
+    compiled_core.copy_build_tree(REPO, source)
     dist = root / "dist"
     # No build isolation: the test environment's setuptools (dev extra) builds it, no download.
     subprocess.run(
