@@ -1,8 +1,8 @@
 """The build's one addition to pyproject.toml: the simulator's hot core compiled with mypyc.
 
 A wheel (``pip install .``, the Docker image) gets ``simulator.engine`` and the modules its event loop
-calls compiled to C extensions: the same code, type-checked, run about twice as fast as CPython
-runs it (``./run.sh bench simulator`` measures both in one run). The compiled modules behave
+calls compiled to C extensions: the same code, type-checked, run 1.6-1.8x as fast as CPython runs
+it (``./run.sh bench simulator`` measures both in one run). The compiled modules behave
 identically: ``bench/sim_fingerprint.py`` and tests/integration/test_wheel_install.py compare
 their runs with the source's to the byte.
 
