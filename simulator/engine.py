@@ -1071,7 +1071,7 @@ class Engine:
         first = self._error_first[bay]
         at = count - first
         if not 0 <= at < _ERROR_BLOCK:  # past the bay's block: draw its next block from here
-            self._error_first[bay] = first = count
+            self._error_first[bay] = count
             at = 0
             block = units(
                 np.array([self.bay_keys[bay]], dtype=np.uint64),
