@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 def wait_for(
     predicate: Callable[[], T], timeout_s: float = 10.0, what: str = "condition", interval_s: float = 0.05
 ) -> T:
-    """Poll until ``predicate`` returns something truthy; fail with ``what`` after the deadline."""
+    """Poll until ``predicate`` returns something truthy; fail with ``what`` after the deadline.
+
+    The sleep between polls does not run Playwright's sync event loop: a predicate that only reads
+    what a route handler recorded never sees it change. Wait on the page instead (its own waits).
+    """
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
