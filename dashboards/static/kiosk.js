@@ -10,7 +10,7 @@ const TEXT = {
     offline: "Verbindung unterbrochen – verbinde neu", no_reports: "noch keine Meldung",
     sensors_ok: "Sensoren: alle {n} melden", sensors_some: "Sensoren: {ok} von {n} melden",
     battery_low: "{n} × Batterie schwach", model_estimate: "Modellrechnung",
-    without_sensors: "Ohne Sensoren", with_sensors: "Mit Sensoren", cars_searching: "Autos suchen einen Parkplatz",
+    without_sensors: "Ohne Sensoren", with_sensors: "Mit Sensoren", cars_searching: "Autos suchen einen Parkplatz", car_searching: "Auto sucht einen Parkplatz",
     per_search: "Ø Suche", min_search: "Minuten Suche", km_driven: "km Suchfahrt", kg_co2: "kg CO₂",
     estimate_note: "≈ Modellrechnung der Simulation, keine Messung.", source: "Quellen",
     no_data: "keine Daten", no_history: "keine Daten", now: "jetzt", computing: "wird berechnet …",
@@ -46,7 +46,7 @@ const TEXT = {
     offline: "connection lost – reconnecting", no_reports: "no report yet",
     sensors_ok: "Sensors: all {n} reporting", sensors_some: "Sensors: {ok} of {n} reporting",
     battery_low: "{n} × battery low", model_estimate: "Model estimate",
-    without_sensors: "Without sensors", with_sensors: "With sensors", cars_searching: "cars searching for a space",
+    without_sensors: "Without sensors", with_sensors: "With sensors", cars_searching: "cars searching for a space", car_searching: "car searching for a space",
     per_search: "avg. search", min_search: "minutes searching", km_driven: "km driven searching", kg_co2: "kg CO₂",
     estimate_note: "≈ model estimate from the simulation, not a measurement.", source: "Sources",
     no_data: "no data", no_history: "no data", now: "now", computing: "computing …",
@@ -270,6 +270,7 @@ function applyLanguage() {
   setText($("lang"), t("lang"));
   setText($("occ-title"), t(K.mode === "twin" ? "occ_title_sim" : "occ_title"));
   setText($("heat-title"), t(K.mode === "twin" ? "heat_title_sim" : "heat_title"));
+  drawSearching();
   for (const key of Object.keys(K.dirty)) K.dirty[key] = true;
   K.dirty.map = K.fig !== null;
   if (K.fig) buildZoneTiles();
@@ -424,9 +425,17 @@ function onVehicles(msg) {
   withS.setBays(msg.bays, msg.occupied_with_sensors);
   K.vehiclesAt = Date.now();
   K.positions += 1;
-  setText($("n-search-without"), fmt(without.searching));
-  setText($("n-search-with"), fmt(withS.searching));
+  drawSearching();
   drawSimClock(msg.sim_time);
+}
+
+function drawSearching() {
+  // "1 Auto sucht", "2 Autos suchen": the word follows the count in both languages
+  for (const side of ["without", "with"]) {
+    const n = K.twins ? K.twins[side].searching : null;
+    if (n !== null) setText($(`n-search-${side}`), fmt(n));
+    setText($(`word-search-${side}`), t(n === 1 ? "car_searching" : "cars_searching"));
+  }
 }
 
 function drawSimulatedDay(current, hist) {

@@ -39,6 +39,18 @@ CAR_AT = """([twin, id]) => {
   const f = car.t1 > car.t0 ? Math.min(1, Math.max(0, (now - car.t0) / (car.t1 - car.t0))) : 1;
   return [car.x0 + (car.x1 - car.x0) * f, car.y0 + (car.y1 - car.y0) * f];
 }"""
+# A positions message with two cars searching in the town without sensors and one in the town with them.
+ONE_SEARCHING = """() => {
+  const s = window.kiosk.state;
+  const car = (id) => [id, 9.37, 53.92, 0, "searching"];
+  window.kiosk.applyVehicles({
+    site: s.modelSite, interval_s: 0.5, sim_time: "2026-11-21T11:00:00+01:00", bays: [],
+    occupied_without_sensors: "", occupied_with_sensors: "",
+    without_sensors: [car(1), car(2)], with_sensors: [car(1)],
+  });
+  const text = (id) => document.getElementById(id).textContent;
+  return ["without", "with"].map((side) => `${text("n-search-" + side)} ${text("word-search-" + side)}`);
+}"""
 # Pixels of the "searching" colour (Okabe-Ito vermillion) on a twin's canvas.
 SEARCHING_PIXELS = """(id) => {
   const c = document.getElementById(id);
@@ -85,6 +97,7 @@ def test_twin_view_shows_both_towns_moving_with_signs_and_the_typical_day(
     assert text_of(tab, "#twin-with h2") == "Mit Sensoren"
     wait_for(lambda: text_of(tab, "#n-search-without") == str(WITHOUT["searching"]), 5, "the count without")
     assert text_of(tab, "#n-search-with") == str(WITH["searching"])
+    assert text_of(tab, "#word-search-without") == "Autos suchen einen Parkplatz"
     # Cars move smoothly on both canvases, and more of the searching colour shows on the left.
     assert moved(tab, "without", 0) and moved(tab, "with", 0)
     assert page.evaluate(SEARCHING_PIXELS, "cv-without") > 2 * page.evaluate(SEARCHING_PIXELS, "cv-with") > 0
@@ -109,6 +122,8 @@ def test_twin_view_shows_both_towns_moving_with_signs_and_the_typical_day(
     assert_stays_local(tab)
     assert tab.console_errors() == []
     tab.screenshot("kiosk-twin-feed-de")
+    # One car: the word follows the count (read in the same call, before the feed's next message).
+    assert page.evaluate(ONE_SEARCHING) == ["2 Autos suchen einen Parkplatz", "1 Auto sucht einen Parkplatz"]
 
 
 def test_a_screen_opened_mid_loop_starts_the_days_line_with_what_the_simulator_published(
@@ -127,6 +142,7 @@ def test_twin_view_in_english(feed: SimFeed, api_server: str, tab: Tab) -> None:
     open_kiosk(tab, api_server, "?lang=en")
     positions_seen(tab, 2)
     assert text_of(tab, "#twin-without h2") == "Without sensors"
+    assert text_of(tab, "#word-search-with") == "cars searching for a space"
     assert re.fullmatch(r"Saturday, \d\d:\d\d · Market day", text_of(tab, "#sim-clock"))
     assert "full" in text_of(tab, "#signs")
     assert text_of(tab, "#headline-title") == "A typical market day with sensors saves"
