@@ -15,8 +15,10 @@ on: the modules are optional).
 from __future__ import annotations
 
 import os
+import shutil
 
 from setuptools import setup
+from setuptools.command.build import build
 from setuptools.command.build_ext import build_ext
 from setuptools.dist import Distribution
 
@@ -59,4 +61,14 @@ class BuildCompiledCore(build_ext):
         super().finalize_options()
 
 
-setup(distclass=CompiledCore, cmdclass={"build_ext": BuildCompiledCore})
+class CleanBuild(build):
+    """Starts from an empty build/lib: the wheel packs everything it finds there, so a module an earlier
+    in-tree build left behind (one since renamed or removed, an old compiled group) would ship too."""
+
+    def run(self) -> None:
+        # (an editable install runs the sub-commands itself, into a temporary folder: not this)
+        shutil.rmtree(self.build_lib, ignore_errors=True)
+        super().run()
+
+
+setup(distclass=CompiledCore, cmdclass={"build": CleanBuild, "build_ext": BuildCompiledCore})

@@ -35,8 +35,8 @@ def packaged_folders(repo: Path) -> list[Path]:
 
 
 def copy_build_tree(repo: Path, dest: Path) -> None:
-    """What a wheel is built from, copied to ``dest`` without caches: an in-tree build would pack
-    whatever an earlier build left in build/lib."""
+    """What a wheel is built from, copied to ``dest`` without caches, so that building it leaves the
+    checkout's build/ folder alone."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "node_modules")
     for folder in packaged_folders(repo):
         shutil.copytree(folder, dest / folder.name, ignore=ignore)

@@ -191,6 +191,37 @@ def test_the_wheel_carries_the_simulator_core_compiled(installed: Installed) -> 
     assert all(path.endswith(".so") for path in files), files
 
 
+def test_an_in_tree_build_leaves_out_what_an_earlier_build_left_in_build_lib(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    compiled_core.copy_build_tree(REPO, source)
+    leftover = source / "build" / "lib" / "simulator" / "renamed_long_ago.py"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("x = 1\n")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PARKLOTSE_PURE_PYTHON": "1"},  # the packing is the point, not the compiler
+    )
+    (wheel,) = dist.glob("parklotse-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "simulator/engine.py" in names
+    assert "simulator/renamed_long_ago.py" not in names
+
+
 def test_the_compiled_core_simulates_exactly_what_the_source_does(
     installed: Installed, tmp_path: Path
 ) -> None:
