@@ -69,13 +69,11 @@ class Installed:
         )
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    root = tmp_path_factory.mktemp("wheel")
-    source = root / "source"
-    compiled_core.copy_build_tree(REPO, source)
-    dist = root / "dist"
-    # No build isolation: the test environment's setuptools (dev extra) builds it, no download.
+def build_wheel(source: Path, dist: Path, **env: str) -> Path:
+    """The wheel of ``source``, built as ``pip wheel`` builds it, into ``dist``.
+
+    No build isolation: the test environment's setuptools (dev extra) builds it, no download.
+    """
     subprocess.run(
         [
             sys.executable,
@@ -92,8 +90,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         check=True,
         capture_output=True,
         timeout=900,  # mypyc and gcc compile the simulator core: one to two minutes, more on a busy machine
+        env={**os.environ, **env},
     )
     (wheel,) = dist.glob("parklotse-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    compiled_core.copy_build_tree(REPO, source)
+    wheel = build_wheel(source, root / "dist")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     purelib = Path(
@@ -197,26 +205,8 @@ def test_an_in_tree_build_leaves_out_what_an_earlier_build_left_in_build_lib(tmp
     leftover = source / "build" / "lib" / "simulator" / "renamed_long_ago.py"
     leftover.parent.mkdir(parents=True)
     leftover.write_text("x = 1\n")
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(dist),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-        env={**os.environ, "PARKLOTSE_PURE_PYTHON": "1"},  # the packing is the point, not the compiler
-    )
-    (wheel,) = dist.glob("parklotse-*.whl")
+    # pure: the packing is the point, not the compiler
+    wheel = build_wheel(source, tmp_path / "dist", PARKLOTSE_PURE_PYTHON="1")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "simulator/engine.py" in names
     assert "simulator/renamed_long_ago.py" not in names
