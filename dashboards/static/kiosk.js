@@ -35,7 +35,7 @@ const TEXT = {
     curve_title: "Suchzeit je Belegung", curve_note: "Mittlere Suche je Auto bei dieser Belegung (typischer Tag).",
     curve_x: "Belegung im Suchgebiet", curve_y: "Minuten Suche",
     your_car: "Ihr Auto: Platz {bay} belegt",
-    measured_title: "Gemessen", occupied_now: "belegt, jetzt", above_85_today: "heute über 85 % belegt",
+    measured_title: "Gemessen", occupied_now: "belegt, jetzt", too_few_reports: "zu wenige Meldungen: {n} von {of} Plätzen", above_85_today: "heute über 85 % belegt",
     curve_says: "Bei dieser Belegung sucht ein Auto im Mittel", curve_source: "Aus dem kalibrierten Innenstadt-Modell, keine Messung.",
     forecast_in: "in 30 Min: ~{n} frei", forecast_band: "({lo}–{hi})",
     forecast_note: "in 30 Min: Prognose (Modellrechnung, täglich neu gelernt). Mittlerer Fehler im Test: {e} Prozentpunkte; letzten Wert fortschreiben: {p}.",
@@ -71,7 +71,7 @@ const TEXT = {
     curve_title: "Search time by occupancy", curve_note: "Mean search per car at this occupancy (typical day).",
     curve_x: "occupancy of the search area", curve_y: "minutes searching",
     your_car: "Your car: bay {bay} taken",
-    measured_title: "Measured", occupied_now: "occupied now", above_85_today: "above 85 % today",
+    measured_title: "Measured", occupied_now: "occupied now", too_few_reports: "too few reports: {n} of {of} bays", above_85_today: "above 85 % today",
     curve_says: "At this occupancy a car searches on average", curve_source: "From the calibrated town-centre model, not a measurement.",
     forecast_in: "in 30 min: ~{n} free", forecast_band: "({lo}–{hi})",
     forecast_note: "in 30 min: forecast (model estimate, refitted daily). Mean error in the back-test: {e} percentage points; carrying the last value forward: {p}.",
@@ -539,7 +539,7 @@ function drawCounts() {
     if (!tile) continue;
     setText(tile.querySelector(".zfree"), fmt(c.free));
     setText(tile.querySelector(".ztotal"), `/ ${fmt(c.total)}`);
-    tile.classList.toggle("full", c.free === 0 && c.occupied > 0);
+    tile.classList.toggle("full", c.free === 0 && occupiedShare(c) !== null);
     for (const status of ["free", "occupied", "unknown", "closed"]) {
       const width = c.total ? `${(100 * c[status]) / c.total}%` : "0%";
       const seg = tile.querySelector(`.seg.${status}`);
@@ -806,10 +806,18 @@ async function loadOccupancy(pending) {
   scheduleFlush();
 }
 
+// A share of occupied bays stands for a site or zone only when at least half of its open bays report:
+// with one sensor of sixteen reporting "occupied", 100 % would be that sensor, not the site.
+const MIN_REPORTING = 0.5;
+
+function occupiedShare(c) {
+  // c: bays counted by status (countStatuses); closed bays are not part of the share
+  const reporting = c.free + c.occupied;
+  return reporting > 0 && reporting >= MIN_REPORTING * (reporting + c.unknown) ? (100 * c.occupied) / reporting : null;
+}
+
 function liveOccupancy() {
-  const { total } = countStatuses();
-  const reporting = total.free + total.occupied;
-  return reporting ? (100 * total.occupied) / reporting : null;
+  return occupiedShare(countStatuses().total);
 }
 
 function sampleOccupancy() {

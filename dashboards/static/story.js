@@ -276,12 +276,14 @@ function minutesAbove85Today() {
 
 function drawMeasured() {
   const card = $("measured-card");
-  const occ = liveOccupancy();
+  const { total, zones } = countStatuses();
+  const occ = occupiedShare(total);
   card.dataset.state = "ok";
   setText($("m-occ"), occ === null ? "–" : `${fmt(occ)} %`);
+  const open = total.free + total.occupied + total.unknown;
+  setText($("m-occ-label"), occ === null && open > 0 ? t("too_few_reports", { n: fmt(total.free + total.occupied), of: fmt(open) }) : t("occupied_now"));
   const above = minutesAbove85Today();
   setText($("m-above"), above === null ? "–" : above >= 60 ? `${fmt(Math.floor(above / 60))} ${t("h")} ${fmt(above % 60)} ${t("min")}` : `${fmt(above)} ${t("min")}`);
-  const { zones } = countStatuses();
   const box = $("m-zones");
   if (box.childElementCount !== zones.size) {
     box.replaceChildren();
@@ -295,8 +297,7 @@ function drawMeasured() {
   }
   for (const [zone, c] of zones) {
     const row = box.querySelector(`.m-zone[data-zone="${CSS.escape(zone)}"]`);
-    const reporting = c.free + c.occupied;
-    const share = reporting ? (100 * c.occupied) / reporting : null;
+    const share = occupiedShare(c);
     setText(row.querySelector(".mz-name"), zoneLabel(zone));
     setText(row.querySelector(".mz-val"), share === null ? "–" : `${fmt(share)} %`);
     row.querySelector("i").style.width = `${share || 0}%`;

@@ -222,6 +222,11 @@ def test_missing_endpoints_show_keine_daten_and_the_rest_keeps_working(
     # The live map does not depend on them.
     publish_all(servers.mqtt_url, [("parking/showroom/B02/status", reading(True))])
     wait_until_shown(tab, "B02", OCCUPIED)
+    # One sensor of sixteen is not the site: no share, and the tile says why.
+    wait_for(lambda: text_of(tab, "#m-occ-label") == "zu wenige Meldungen: 1 von 16 Plätzen", 5, "the why")
+    assert text_of(tab, "#m-occ") == "–"
+    assert text_of(tab, "#occ-now") == "–"
+    assert page.locator(".zone.full").count() == 0
     assert_stays_local(tab)
     assert tab.console_errors(CONTRACT_PATHS) == []
     assert tab.errors == []
