@@ -787,9 +787,12 @@ async function loadOccupancy(pending) {
       }
       K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
     } else {
+      // an interval in which too few bays reported is a gap, as the live figure is (occupiedShare)
+      const enough = MIN_REPORTING * K.index.size;
       for (const p of data.points || []) {
         x.push(new Date(p.time));
-        y.push(p.occupancy === null || p.occupancy === undefined ? null : 100 * p.occupancy);
+        const known = p.occupancy !== null && p.occupancy !== undefined && !(p.reporting < enough);
+        y.push(known ? 100 * p.occupancy : null);
       }
       K.occHistory = y.some((v) => v !== null) ? { x, y } : null;
       if (K.occHistory) {

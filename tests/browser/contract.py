@@ -18,9 +18,11 @@ OCCUPANCY = "**/api/v1/sites/*/occupancy*"
 HEATMAP = "**/api/v1/sites/*/heatmap*"
 # URL parts of the endpoints above, for telling their expected failures from real console errors.
 CONTRACT_PATHS = ("/occupancy", "/heatmap")
+BAYS = {"showroom": 16, "town-centre": 720}  # every bay reported in the fake history
 
 
-def occupancy(site: str, now: datetime | None = None) -> dict[str, Any]:
+def occupancy(site: str, now: datetime | None = None, thin: int = 0) -> dict[str, Any]:
+    """24 hours in 15-minute points; in the first ``thin`` of them only 3 bays reported."""
     now = now or datetime.now(UTC)
     points = []
     for i in range(96, 0, -1):
@@ -29,7 +31,7 @@ def occupancy(site: str, now: datetime | None = None) -> dict[str, Any]:
             {
                 "time": t.isoformat().replace("+00:00", "Z"),
                 "occupancy": 0.55 + 0.35 * math.sin(i / 12) if i % 40 else None,
-                "reporting": 16,
+                "reporting": 3 if 96 - i < thin else BAYS[site],
             }
         )
     return {"site": site, "zone": None, "every": "15m", "source": "influxdb", "points": points}
@@ -61,13 +63,13 @@ def _site_of(url: str) -> str:
     return url.split("site=", 1)[1].split("&", 1)[0] if "site=" in url else "town-centre"
 
 
-def serve_contract_data(page: Page) -> None:
-    """Answer occupancy and heatmap requests with contract-shaped data."""
+def serve_contract_data(page: Page, thin: int = 0) -> None:
+    """Answer occupancy and heatmap requests with contract-shaped data (``thin``: see ``occupancy``)."""
 
     def fulfil(route: Route) -> None:
         url = route.request.url
         site = _site_of(url)
-        body = occupancy(site) if "/occupancy" in url else heatmap(site)
+        body = occupancy(site, thin=thin) if "/occupancy" in url else heatmap(site)
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     for pattern in (OCCUPANCY, HEATMAP):

@@ -15,7 +15,7 @@ from dashboards.assets import BUNDLE
 from parking.events import ns_to_rfc3339
 from parklotse.servers import free_port
 from tests.browser.conftest import Tab
-from tests.browser.contract import CONTRACT_PATHS, serve_contract_data, serve_contract_failures
+from tests.browser.contract import CONTRACT_PATHS, occupancy, serve_contract_data, serve_contract_failures
 from tests.conftest import READY_DEADLINE_S, Servers, _healthy
 from tests.helpers import Service, publish_all, wait_for
 
@@ -205,6 +205,17 @@ def test_english_by_query_and_by_the_toggle(api_server: str, tab: Tab) -> None:
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     assert "lang=en" in page.url  # a reload keeps the language
     assert_stays_local(tab)
+    assert tab.console_errors() == []
+
+
+def test_history_intervals_in_which_too_few_bays_reported_are_gaps(
+    servers: Servers, ingester: Service, api_server: str, tab: Tab
+) -> None:
+    serve_contract_data(tab.page, thin=10)  # the first 10 of 96 points: 3 of 16 bays reported
+    open_kiosk(tab, api_server)
+    history = tab.page.wait_for_function("() => window.kiosk.state.occHistory").json_value()
+    gaps = [point["occupancy"] is None or k < 10 for k, point in enumerate(occupancy("showroom")["points"])]
+    assert [value is None for value in history["y"]] == gaps
     assert tab.console_errors() == []
 
 
