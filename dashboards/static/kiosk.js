@@ -91,6 +91,10 @@ const LOW_BATTERY_V = 3.2;
 const HANDS_ON_MS = 12_000;      // how long "Ihr Auto: Platz A03 belegt" stays
 const FRAMES_KEPT = 1200;        // frame-time ring for the benchmark (about 20 s at 60 fps)
 const FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif";
+// A share of occupied bays stands for a site or zone only when at least half of its open bays report
+// (and the health badge turns red below it): with one sensor of sixteen reporting "occupied", 100 %
+// would be that sensor, not the site.
+const MIN_REPORTING = 0.5;
 const COLORS = { free: "#009E73", occupied: "#D55E00", unknown: "#8C8C8C", closed: "#000000", blue: "#0072B2" };
 const HEAT_SCALE = [[0, "#f7f4c8"], [0.25, "#fdd49e"], [0.5, "#fc8d59"], [0.75, "#d7301f"], [1, "#7f0000"]];
 
@@ -700,7 +704,7 @@ function tickHealth() {
   const n = K.index.size;
   let text = reporting === n ? t("sensors_ok", { n: fmt(n) }) : t("sensors_some", { ok: fmt(reporting), n: fmt(n) });
   if (lowBattery) text += ` · ${t("battery_low", { n: fmt(lowBattery) })}`;
-  const level = reporting < n * 0.5 ? "bad" : reporting < n || lowBattery ? "warn" : "ok";
+  const level = reporting < n * MIN_REPORTING ? "bad" : reporting < n || lowBattery ? "warn" : "ok";
   badge($("health"), level, text);
 }
 
@@ -808,10 +812,6 @@ async function loadOccupancy(pending) {
   K.dirty.occ = true;
   scheduleFlush();
 }
-
-// A share of occupied bays stands for a site or zone only when at least half of its open bays report:
-// with one sensor of sixteen reporting "occupied", 100 % would be that sensor, not the site.
-const MIN_REPORTING = 0.5;
 
 function occupiedShare(c) {
   // c: bays counted by status (countStatuses); closed bays are not part of the share
