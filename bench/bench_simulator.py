@@ -373,9 +373,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         if not same:
             raise SystemExit("the compiled engine simulated another day than the source: a bug")
-    else:
-        if any(run[k] != city[k] for run in city_runs for k in ("drivers", "bay_changes")):
-            raise SystemExit("two runs of the same day simulated different drivers: a bug")
+    elif any(run[k] != city[k] for run in city_runs for k in ("drivers", "bay_changes")):
+        raise SystemExit("two runs of the same day simulated different drivers: a bug")
     measured = compiled if compiled is not None else city
     what_ran = "compiled, as pip install . installs it" if compiled is not None else "source"
     day_cpu = measured["cpu_s"] - measured["warmup_cpu_s"]
